@@ -1,0 +1,1 @@
+"""Configuration: one frozen, validated settings object built from the environment."""

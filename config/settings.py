@@ -1,0 +1,188 @@
+"""Settings are read once from the environment, validated, and frozen.
+
+Every later layer receives this object instead of reading ``os.environ`` itself, so a wrong value
+fails at start with the name of the variable, not somewhere deep in a request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or malformed; the message names the variable."""
+
+
+class Environment(StrEnum):
+    DEMO = "demo"  # local development and demonstrations: demo users, relaxed cookies
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+APP_ROLE = "buurtgezinnen_app"
+DEMO_SECRET_KEY = "demo-only-secret-key-not-for-production"  # noqa: S105 - usable only in demo mode
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    environment: Environment
+    secret_key: str
+    database_url: str  # owner role: migrations and provisioning
+    app_database_url: str  # non-owner role without BYPASSRLS: everything the app does
+    redis_url: str
+    base_url: str
+    smtp_host: str
+    smtp_port: int
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_use_tls: bool
+    mail_from: str
+    session_idle_minutes: int
+
+    @property
+    def is_demo(self) -> bool:
+        return self.environment is Environment.DEMO
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def secure_cookies(self) -> bool:
+        # Local development runs on plain http://127.0.0.1; everywhere else cookies are Secure.
+        return urlsplit(self.base_url).scheme == "https"
+
+    @property
+    def celery_broker_url(self) -> str:
+        return _redis_url_for_kombu(self.redis_url)
+
+    @property
+    def limiter_storage_url(self) -> str:
+        return _redis_url_for_limits(self.redis_url)
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    environment = _parse_environment(environ.get("BUURTGEZINNEN_ENV", "demo"))
+    database_url = _parse_database_url("DATABASE_URL", _required(environ, "DATABASE_URL"))
+    app_database_url = (
+        _parse_database_url("APP_DATABASE_URL", environ["APP_DATABASE_URL"])
+        if environ.get("APP_DATABASE_URL")
+        else _with_user(database_url, APP_ROLE)
+    )
+    return Settings(
+        environment=environment,
+        secret_key=_secret_key(environ, environment),
+        database_url=database_url,
+        app_database_url=app_database_url,
+        redis_url=_parse_redis_url(_required(environ, "REDIS_URL")),
+        base_url=_parse_base_url(environ.get("BASE_URL", "http://127.0.0.1:8000")),
+        smtp_host=environ.get("SMTP_HOST", "127.0.0.1"),
+        smtp_port=_parse_int(environ, "SMTP_PORT", 1025, minimum=1, maximum=65535),
+        smtp_username=environ.get("SMTP_USERNAME") or None,
+        smtp_password=environ.get("SMTP_PASSWORD") or None,
+        smtp_use_tls=_parse_bool(environ, "SMTP_USE_TLS", default=False),
+        mail_from=environ.get("MAIL_FROM", "Buurtgezinnen <noreply@buurtgezinnen.example.org>"),
+        session_idle_minutes=_parse_int(environ, "SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60),
+    )
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set")
+    return value
+
+
+def _parse_environment(value: str) -> Environment:
+    try:
+        return Environment(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(e.value for e in Environment)
+        raise SettingsError(f"BUURTGEZINNEN_ENV must be one of {allowed}, not {value!r}") from None
+
+
+def _secret_key(environ: Mapping[str, str], environment: Environment) -> str:
+    value = environ.get("SECRET_KEY", "")
+    if value:
+        if len(value) < 32:
+            raise SettingsError("SECRET_KEY must be at least 32 characters long")
+        return value
+    if environment is Environment.DEMO:
+        return DEMO_SECRET_KEY
+    if environment is Environment.TEST:
+        return secrets.token_urlsafe(32)
+    raise SettingsError("SECRET_KEY is not set (required outside demo mode)")
+
+
+def _parse_database_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    scheme = parts.scheme.split("+")[0]
+    if scheme not in {"postgresql", "postgres"}:
+        raise SettingsError(f"{name} must be a postgresql:// URL, not {parts.scheme or value!r}")
+    if not parts.path.strip("/"):
+        raise SettingsError(f"{name} must name a database (postgresql://user@host/dbname)")
+    # One driver everywhere: psycopg 3.
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
+
+
+def _with_user(database_url: str, user: str) -> str:
+    parts = urlsplit(database_url)
+    host = parts.hostname or ""
+    netloc = f"{user}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _parse_redis_url(value: str) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError(f"REDIS_URL must be a redis://, rediss:// or unix:// URL, not {value!r}")
+    return value
+
+
+def _redis_url_for_kombu(redis_url: str) -> str:
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return f"redis+socket://{parts.path}"
+    return redis_url
+
+
+def _redis_url_for_limits(redis_url: str) -> str:
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return f"redis+unix://{parts.path}"
+    return redis_url
+
+
+def _parse_base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SettingsError(f"BASE_URL must be an absolute http(s) URL, not {value!r}")
+    return value.rstrip("/")
+
+
+def _parse_int(environ: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def _parse_bool(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")

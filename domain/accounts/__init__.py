@@ -1,0 +1,1 @@
+"""Staff accounts: tenant staff and national office users, passwords, TOTP."""

@@ -1,0 +1,1 @@
+"""Liveness of the platform's parts: database, Redis, worker."""

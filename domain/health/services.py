@@ -1,0 +1,49 @@
+"""Health checks. The worker proves it is alive by writing a heartbeat that the web reads."""
+
+from __future__ import annotations
+
+import time
+
+from redis import Redis
+from sqlalchemy import text
+
+from tenants.db import db
+
+HEARTBEAT_KEY = "buurtgezinnen:worker:heartbeat"
+# The beat schedule writes a heartbeat every 15 s; three missed ones means the worker is down.
+HEARTBEAT_MAX_AGE_SECONDS = 45
+
+
+def record_worker_heartbeat(redis: Redis) -> float:
+    now = time.time()
+    redis.set(HEARTBEAT_KEY, repr(now), ex=HEARTBEAT_MAX_AGE_SECONDS * 4)
+    return now
+
+
+def check_database() -> str | None:
+    """None when fine, else a short reason."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as error:  # any failure means "down"; the reason is for the operator
+        db.session.rollback()
+        return type(error).__name__
+    return None
+
+
+def check_redis(redis: Redis) -> str | None:
+    try:
+        redis.ping()
+    except Exception as error:
+        return type(error).__name__
+    return None
+
+
+def check_worker(redis: Redis) -> str | None:
+    try:
+        raw = redis.get(HEARTBEAT_KEY)
+    except Exception as error:
+        return type(error).__name__
+    if raw is None:
+        return "no heartbeat"
+    age = time.time() - float(raw)
+    return None if age <= HEARTBEAT_MAX_AGE_SECONDS else f"last heartbeat {int(age)} s ago"

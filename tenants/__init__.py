@@ -1,0 +1,1 @@
+"""Tenancy: the gemeente as tenant, the per-transaction tenant context, RLS, provisioning."""

@@ -1,0 +1,50 @@
+"""The tenant: one gemeente, with its own settings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tenants.db import Base, Timestamped
+
+
+class TenantStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # staff cannot log in, public pages say the programme is paused
+    ARCHIVED = "archived"
+
+
+# Defaults from the design; a tenant's own settings override them key by key.
+DEFAULT_TENANT_SETTINGS: dict[str, Any] = {
+    "proefperiode_months": 2,
+    "evaluation_interval_months": 6,
+    "guidance_term_months": 24,
+    "vog_renewal_months": 36,
+    "savings_per_koppeling_eur": 5500,
+}
+
+
+class Tenant(Timestamped, Base):
+    __tablename__ = "tenants"
+    __table_args__ = (
+        CheckConstraint("slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$'", name="slug_format"),
+        CheckConstraint("gemeentecode ~ '^[0-9]{4}$'", name="gemeentecode_format"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    gemeentecode: Mapped[str] = mapped_column(String(4), unique=True)
+    status: Mapped[TenantStatus] = mapped_column(String(16), default=TenantStatus.ACTIVE)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == TenantStatus.ACTIVE
+
+    def setting(self, key: str) -> Any:
+        return self.settings.get(key, DEFAULT_TENANT_SETTINGS[key])

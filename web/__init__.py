@@ -1,0 +1,1 @@
+"""The Flask application: blueprints per audience, forms, static assets."""

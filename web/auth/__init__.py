@@ -1,0 +1,1 @@
+"""Staff login with password and mandatory TOTP, per tenant and for the national office."""

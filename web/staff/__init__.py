@@ -1,0 +1,1 @@
+"""Staff pages of a gemeente at /<slug>/app/."""

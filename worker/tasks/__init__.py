@@ -1,0 +1,1 @@
+"""Task modules; each task has an explicit, stable name."""

@@ -1,0 +1,10 @@
+from celery import shared_task
+from flask import current_app
+
+from domain.health.services import record_worker_heartbeat
+
+
+@shared_task(name="health.heartbeat", ignore_result=False)
+def heartbeat() -> float:
+    """Proves a worker is consuming the queue; /healthz reads the timestamp it leaves."""
+    return record_worker_heartbeat(current_app.extensions["redis"])

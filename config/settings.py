@@ -6,6 +6,7 @@ fails at start with the name of the variable, not somewhere deep in a request.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class Settings:
     smtp_use_tls: bool
     mail_from: str
     session_idle_minutes: int
+    # Prefix of every Redis key and queue, so deployments (or parallel test runs) can share a server.
+    redis_namespace: str
 
     @property
     def is_demo(self) -> bool:
@@ -87,6 +90,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         smtp_use_tls=_parse_bool(environ, "SMTP_USE_TLS", default=False),
         mail_from=environ.get("MAIL_FROM", "Buurtgezinnen <noreply@buurtgezinnen.example.org>"),
         session_idle_minutes=_parse_int(environ, "SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60),
+        redis_namespace=_parse_namespace(environ.get("REDIS_NAMESPACE", "buurtgezinnen")),
     )
 
 
@@ -155,6 +159,12 @@ def _redis_url_for_limits(redis_url: str) -> str:
     if parts.scheme == "unix":
         return f"redis+unix://{parts.path}"
     return redis_url
+
+
+def _parse_namespace(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9_.-]{1,40}", value):
+        raise SettingsError(f"REDIS_NAMESPACE may hold only a-z, 0-9, '_', '.', '-', not {value!r}")
+    return value
 
 
 def _parse_base_url(value: str) -> str:

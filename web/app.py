@@ -60,6 +60,7 @@ def _flask_config(settings: Settings) -> dict:
         "RATELIMIT_STORAGE_URI": settings.limiter_storage_url,
         # If Redis is briefly away, keep throttling in memory rather than failing logins.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": settings.redis_namespace,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     }
 

@@ -10,10 +10,11 @@ health = Blueprint("health", __name__)
 @health.route("/healthz")
 def healthz():
     redis = current_app.extensions["redis"]
+    namespace = current_app.extensions["settings"].redis_namespace
     problems = {
         "database": check_database(),
         "redis": check_redis(redis),
-        "worker": check_worker(redis),
+        "worker": check_worker(redis, namespace),
     }
     body = {name: ("ok" if problem is None else f"down: {problem}") for name, problem in problems.items()}
     down = sorted(name for name, problem in problems.items() if problem is not None)

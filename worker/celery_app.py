@@ -29,20 +29,19 @@ def celery_init_app(app: Flask) -> Celery:
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
         broker_url=settings.celery_broker_url,
-        result_backend=settings.celery_broker_url,
         task_serializer="json",
-        result_serializer="json",
         accept_content=["json"],
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         # Longer than the longest task: a killed worker's task is redelivered only after this.
         broker_transport_options={"visibility_timeout": 3600},
-        result_expires=3600,
         timezone="Europe/Amsterdam",
         beat_schedule=BEAT_SCHEDULE,
         broker_connection_retry_on_startup=True,
         imports=("worker.tasks.health",),
+        task_default_queue=f"{settings.redis_namespace}.tasks",
+        task_ignore_result=True,  # tasks record their effects in the database, not in a result store
     )
     celery.set_default()
     app.extensions["celery"] = celery

@@ -9,14 +9,17 @@ from sqlalchemy import text
 
 from tenants.db import db
 
-HEARTBEAT_KEY = "buurtgezinnen:worker:heartbeat"
 # The beat schedule writes a heartbeat every 15 s; three missed ones means the worker is down.
 HEARTBEAT_MAX_AGE_SECONDS = 45
 
 
-def record_worker_heartbeat(redis: Redis) -> float:
+def heartbeat_key(namespace: str) -> str:
+    return f"{namespace}:worker:heartbeat"
+
+
+def record_worker_heartbeat(redis: Redis, namespace: str) -> float:
     now = time.time()
-    redis.set(HEARTBEAT_KEY, repr(now), ex=HEARTBEAT_MAX_AGE_SECONDS * 4)
+    redis.set(heartbeat_key(namespace), repr(now), ex=HEARTBEAT_MAX_AGE_SECONDS * 4)
     return now
 
 
@@ -38,9 +41,9 @@ def check_redis(redis: Redis) -> str | None:
     return None
 
 
-def check_worker(redis: Redis) -> str | None:
+def check_worker(redis: Redis, namespace: str) -> str | None:
     try:
-        raw = redis.get(HEARTBEAT_KEY)
+        raw = redis.get(heartbeat_key(namespace))
     except Exception as error:
         return type(error).__name__
     if raw is None:

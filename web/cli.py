@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
+from config.settings import SettingsError
 from domain.accounts.models import NationalRole, TenantRole
 from domain.accounts.services import AccountError, create_national_user, create_staff_user
 from domain.audit.services import Actor, record
@@ -26,7 +27,14 @@ from web.app import create_app
 CLI_ACTOR = Actor(label="beheer via de commandoregel")
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
+def _create_app_or_explain():
+    try:
+        return create_app()
+    except SettingsError as error:
+        raise click.ClickException(f"Configuratie klopt niet: {error}") from None
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app_or_explain, add_default_commands=True)
 def main() -> None:
     """Beheer van het Buurtgezinnen-platform."""
 

@@ -112,6 +112,8 @@ def _parse_environment(value: str) -> Environment:
 def _secret_key(environ: Mapping[str, str], environment: Environment) -> str:
     value = environ.get("SECRET_KEY", "")
     if value:
+        if value == DEMO_SECRET_KEY and environment is not Environment.DEMO:
+            raise SettingsError("SECRET_KEY is the public demo key; set a secret of your own outside demo mode")
         if len(value) < 32:
             raise SettingsError("SECRET_KEY must be at least 32 characters long")
         return value

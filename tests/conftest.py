@@ -40,25 +40,27 @@ def _worker_id() -> str:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
+def settings() -> Iterator[Settings]:
     base = load_settings({**os.environ, "BUURTGEZINNEN_ENV": "test"})
     owner_url = make_url(base.database_url)
-    test_db = f"bg_test_{_worker_id()}"
+    # Unique per run and per xdist worker: concurrent runs on one server never share a database.
+    test_db = f"bg_test_{_worker_id()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(owner_url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{test_db}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{test_db}"'))
-    admin.dispose()
     database_url = owner_url.set(database=test_db).render_as_string(hide_password=False)
     app_database_url = make_url(base.app_database_url).set(database=test_db).render_as_string(hide_password=False)
     migrate(database_url, app_database_url)
-    return replace(
+    yield replace(
         base,
         environment=Environment.TEST,
         database_url=database_url,
         app_database_url=app_database_url,
         redis_namespace=f"bgtest-{_worker_id()}-{uuid.uuid4().hex[:8]}",
     )
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{test_db}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -20,4 +20,6 @@ def set_language(lang: str):
     if lang in LANGUAGES:
         session["lang"] = lang
     target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("site.index"))
+    local = (target.startswith("/") and not target.startswith("//") and "\\" not in target
+             and not any(ord(char) < 0x20 or ord(char) == 0x7F for char in target))
+    return redirect(target if local else url_for("site.index"))

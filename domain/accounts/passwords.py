@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so a wrong e-mail costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash("no account has this password")
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -16,9 +16,15 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@cache
+def _dummy_hash() -> str:
+    # Verified against when the e-mail is unknown, so a wrong e-mail costs as much as a wrong password.
+    return _hasher.hash("no account has this password")
+
+
 def password_matches(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

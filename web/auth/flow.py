@@ -63,11 +63,24 @@ def _failed(response) -> bool:
     return bool(g.get("attempt_failed"))
 
 
+def _unique_name(flow: LoginFlow):
+    """Flask-Limiter files a route's limits under the view's qualified name; the tenant and the
+    national views share one, so without this each would also get the other's limits (and key
+    functions: the tenant key reads ``g.tenant``, which national requests do not have)."""
+
+    def rename(view):
+        view.__qualname__ = f"{view.__qualname__}.{flow.endpoint_prefix}"
+        return view
+
+    return rename
+
+
 def register_login_views(bp, flow: LoginFlow) -> None:
     @bp.route("/login", methods=["GET", "POST"])
     @limiter.limit("30 per 10 minutes", methods=["POST"], deduct_when=_failed, error_message=TOO_MANY)
     @limiter.limit("5 per 15 minutes", methods=["POST"], key_func=lambda: _account_key(flow),
                    deduct_when=_failed, error_message=TOO_MANY)
+    @_unique_name(flow)
     def login():
         closed = flow.closed_message()
         if current_user.is_authenticated and current_user.realm == flow.model.realm:
@@ -92,6 +105,7 @@ def register_login_views(bp, flow: LoginFlow) -> None:
     @bp.route("/login/code", methods=["GET", "POST"])
     @limiter.limit("5 per 5 minutes", methods=["POST"], key_func=lambda: _pending_key(flow),
                    deduct_when=_failed, error_message=TOO_MANY)
+    @_unique_name(flow)
     def code():
         account = pending_account(flow.model, flow.tenant_id())
         if account is None or flow.closed_message() is not None:
@@ -146,5 +160,8 @@ def _safe_next(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read "/\\evil.example" as "//evil.example"; control characters are dropped by them too.
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         return None
     return target

@@ -1,10 +1,11 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from domain.accounts.models import ROLE_LABELS, TenantRole
 
-ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in TenantRole]
+ROLE_CHOICES = [SelectChoice(role.value, ROLE_LABELS[role]) for role in TenantRole]
 
 
 class NewUserForm(FlaskForm):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, render_template, session
 from flask_babel import format_date, format_datetime, format_decimal
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from redis import Redis
 
@@ -83,13 +84,13 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_error_pages(app: Flask) -> None:
     messages = {
-        400: ("Dit verzoek klopt niet", "Er ging iets mis met het formulier. Ga terug en probeer het opnieuw."),
-        403: ("Geen toegang", "Je hebt geen toegang tot deze pagina."),
-        404: ("Pagina niet gevonden", "Deze pagina bestaat niet, of je hebt er geen toegang toe."),
-        405: ("Dit kan zo niet", "Deze pagina werkt niet op deze manier."),
-        413: ("Te groot", "Wat je stuurde is te groot."),
-        429: ("Te veel pogingen", "Wacht een kwartier en probeer het dan opnieuw."),
-        500: ("Er ging iets mis", "Er ging bij ons iets mis. Probeer het later opnieuw."),
+        400: (_l("Dit verzoek klopt niet"), _l("Er ging iets mis met het formulier. Ga terug en probeer het opnieuw.")),
+        403: (_l("Geen toegang"), _l("Je hebt geen toegang tot deze pagina.")),
+        404: (_l("Pagina niet gevonden"), _l("Deze pagina bestaat niet, of je hebt er geen toegang toe.")),
+        405: (_l("Dit kan zo niet"), _l("Deze pagina werkt niet op deze manier.")),
+        413: (_l("Te groot"), _l("Wat je stuurde is te groot.")),
+        429: (_l("Te veel pogingen"), _l("Wacht een kwartier en probeer het dan opnieuw.")),
+        500: (_l("Er ging iets mis"), _l("Er ging bij ons iets mis. Probeer het later opnieuw.")),
     }
 
     def render_error(code: int, detail: str | None = None):
@@ -99,14 +100,12 @@ def _register_error_pages(app: Flask) -> None:
     for code in messages:
         app.register_error_handler(code, lambda error, code=code: render_error(code, _limit_text(error)))
     app.register_error_handler(NotFoundError, lambda error: render_error(404))
-    app.register_error_handler(
-        CSRFError,
-        lambda error: render_error(400, "Het formulier was verlopen. Laad de pagina opnieuw en probeer het nog eens."),
-    )
+    expired = _l("Het formulier was verlopen. Laad de pagina opnieuw en probeer het nog eens.")
+    app.register_error_handler(CSRFError, lambda error: render_error(400, expired))
 
 
 def _limit_text(error) -> str | None:
-    # Flask-Limiter's error carries the message the route declared (in Dutch).
+    # Flask-Limiter's error carries the message the route declared.
     description = getattr(error, "description", None)
     return description if getattr(error, "code", None) == 429 and isinstance(description, str) else None
 

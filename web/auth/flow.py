@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from domain.accounts import totp
@@ -25,9 +27,9 @@ from web.auth.session import PENDING_KEY, SignedInUser, pending_account, remembe
 from web.extensions import limiter
 from web.security import start_fresh_session
 
-WRONG_CREDENTIALS = "Het e-mailadres of het wachtwoord klopt niet."
-WRONG_CODE = "Deze code klopt niet of is al gebruikt. Wacht op een nieuwe code en probeer het opnieuw."
-TOO_MANY = "Te veel pogingen. Wacht een kwartier en probeer het dan opnieuw."
+WRONG_CREDENTIALS = _l("Het e-mailadres of het wachtwoord klopt niet.")
+WRONG_CODE = _l("Deze code klopt niet of is al gebruikt. Wacht op een nieuwe code en probeer het opnieuw.")
+TOO_MANY = _l("Te veel pogingen. Wacht een kwartier en probeer het dan opnieuw.")
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,9 @@ def _unique_name(flow: LoginFlow):
 
 def register_login_views(bp, flow: LoginFlow) -> None:
     @bp.route("/login", methods=["GET", "POST"])
-    @limiter.limit("30 per 10 minutes", methods=["POST"], deduct_when=_failed, error_message=TOO_MANY)
+    @limiter.limit("30 per 10 minutes", methods=["POST"], deduct_when=_failed, error_message=lambda: str(TOO_MANY))
     @limiter.limit("5 per 15 minutes", methods=["POST"], key_func=lambda: _account_key(flow),
-                   deduct_when=_failed, error_message=TOO_MANY)
+                   deduct_when=_failed, error_message=lambda: str(TOO_MANY))
     @_unique_name(flow)
     def login():
         closed = flow.closed_message()
@@ -104,12 +106,12 @@ def register_login_views(bp, flow: LoginFlow) -> None:
 
     @bp.route("/login/code", methods=["GET", "POST"])
     @limiter.limit("5 per 5 minutes", methods=["POST"], key_func=lambda: _pending_key(flow),
-                   deduct_when=_failed, error_message=TOO_MANY)
+                   deduct_when=_failed, error_message=lambda: str(TOO_MANY))
     @_unique_name(flow)
     def code():
         account = pending_account(flow.model, flow.tenant_id())
         if account is None or flow.closed_message() is not None:
-            flash("Log eerst in met je e-mailadres en wachtwoord.", "info")
+            flash(_("Log eerst in met je e-mailadres en wachtwoord."), "info")
             return redirect(url_for(f"{flow.endpoint_prefix}.login"))
         enrolling = not account.totp_enrolled
         form = CodeForm()
@@ -138,7 +140,7 @@ def register_login_views(bp, flow: LoginFlow) -> None:
             db.session.commit()
         logout_user()
         session.clear()
-        flash("Je bent uitgelogd.", "info")
+        flash(_("Je bent uitgelogd."), "info")
         return redirect(url_for(f"{flow.endpoint_prefix}.login"))
 
 

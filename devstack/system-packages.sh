@@ -30,6 +30,8 @@ need_file /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core
 if [ "$profile" = test ]; then
     # Playwright never downloads a browser here: the tests launch this one.
     need_file /usr/bin/chromium chromium
+    # Playwright's bundled Node.js driver links against libatomic (absent from a minimal Debian).
+    need_lib libatomic.so.1 libatomic1
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -45,6 +45,15 @@ class Settings:
     session_idle_minutes: int
     # Prefix of every Redis key and queue, so deployments (or parallel test runs) can share a server.
     redis_namespace: str
+    # "smtp" sends for real; "sink" keeps mail in the database only, readable on a staff page (demo).
+    mail_backend: str
+    smtp_timeout_seconds: int
+    # Longer than the longest job: a claimed job whose lease runs out is handed out again.
+    outbox_lease_seconds: int
+    # First retry delay; doubles per attempt (with jitter), capped at an hour.
+    outbox_retry_base_seconds: int
+    # How often beat looks for due outbox rows that were not handed over at commit.
+    outbox_sweep_seconds: int
 
     @property
     def is_demo(self) -> bool:
@@ -58,6 +67,10 @@ class Settings:
     def secure_cookies(self) -> bool:
         # Local development runs on plain http://127.0.0.1; everywhere else cookies are Secure.
         return urlsplit(self.base_url).scheme == "https"
+
+    @property
+    def task_queue(self) -> str:
+        return f"{self.redis_namespace}.tasks"
 
     @property
     def celery_broker_url(self) -> str:
@@ -91,6 +104,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         mail_from=environ.get("MAIL_FROM", "Buurtgezinnen <noreply@buurtgezinnen.example.org>"),
         session_idle_minutes=_parse_int(environ, "SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60),
         redis_namespace=_parse_namespace(environ.get("REDIS_NAMESPACE", "buurtgezinnen")),
+        mail_backend=_parse_choice(environ, "MAIL_BACKEND", ("smtp", "sink"),
+                                   default="sink" if environment is Environment.DEMO else "smtp"),
+        smtp_timeout_seconds=_parse_int(environ, "SMTP_TIMEOUT_SECONDS", 30, minimum=1, maximum=300),
+        outbox_lease_seconds=_parse_int(environ, "OUTBOX_LEASE_SECONDS", 300, minimum=1, maximum=24 * 3600),
+        outbox_retry_base_seconds=_parse_int(environ, "OUTBOX_RETRY_BASE_SECONDS", 30, minimum=0, maximum=3600),
+        outbox_sweep_seconds=_parse_int(environ, "OUTBOX_SWEEP_SECONDS", 5, minimum=1, maximum=3600),
     )
 
 
@@ -186,6 +205,13 @@ def _parse_int(environ: Mapping[str, str], name: str, default: int, *, minimum: 
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
     if not minimum <= value <= maximum:
         raise SettingsError(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def _parse_choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...], *, default: str) -> str:
+    value = environ.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
 
 

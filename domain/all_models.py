@@ -1,7 +1,12 @@
 """Every model module, imported in one place for Alembic and the tenancy tests."""
 
-from domain.accounts.models import NationalUser, StaffUser
+from domain.accounts.models import AccountToken, NationalUser, StaffUser
 from domain.audit.models import AuditEvent, NationalAuditEvent
+from domain.email.models import OutboundEmail
+from domain.outbox.models import OutboxJob
 from tenants.models import Tenant
 
-__all__ = ["AuditEvent", "NationalAuditEvent", "NationalUser", "StaffUser", "Tenant"]
+__all__ = [
+    "AccountToken", "AuditEvent", "NationalAuditEvent", "NationalUser", "OutboundEmail", "OutboxJob",
+    "StaffUser", "Tenant",
+]

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg.errors
@@ -23,9 +24,11 @@ from sqlalchemy.orm import Session
 
 import domain.all_models  # noqa: F401 - registers every table on the metadata
 from config.settings import APP_ROLE
-from domain.accounts.models import StaffUser
+from domain.accounts.models import AccountToken, StaffUser
 from domain.audit.models import AuditEvent
 from domain.audit.services import SYSTEM, record
+from domain.email.models import OutboundEmail
+from domain.outbox.services import enqueue
 from tenants.access import NotFoundError, get_for_tenant
 from tenants.db import TENANT_SETTING, Base, TenantScoped, db, set_session_tenant
 from tenants.rls import POLICY_NAME
@@ -47,6 +50,8 @@ TABLE_NAMES = sorted(TENANT_TABLES)
 
 # --- row builders ---------------------------------------------------------------------------------
 
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)  # probe jobs must never become due
+
 
 @contextmanager
 def acting_for(app: Flask, tenant_id: int | None) -> Iterator[None]:
@@ -66,6 +71,31 @@ def _create_audit_event(make: Factory, gemeente: Gemeente) -> int:
         record(action, SYSTEM, details={"probe": True})
         db.session.commit()
         return db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == action))
+
+
+def _create_outbox_job(make: Factory, gemeente: Gemeente) -> int:
+    with acting_for(make.app, gemeente.id):
+        job_id = enqueue("outbox.noop", {}, gemeente.id, f"probe-{uuid.uuid4().hex}", due_at=FAR_FUTURE)
+        db.session.commit()
+        return job_id
+
+
+def _create_outbound_email(make: Factory, gemeente: Gemeente) -> int:
+    with acting_for(make.app, gemeente.id):
+        email = OutboundEmail(tenant_id=gemeente.id, to_address="probe@example.org", template="probe", context={})
+        db.session.add(email)
+        db.session.commit()
+        return email.id
+
+
+def _create_account_token(make: Factory, gemeente: Gemeente) -> int:
+    user_id = make.user(gemeente).id
+    with acting_for(make.app, gemeente.id):
+        token = AccountToken(tenant_id=gemeente.id, user_id=user_id, purpose="invitation",
+                             token_hash=uuid.uuid4().hex, expires_at=FAR_FUTURE)
+        db.session.add(token)
+        db.session.commit()
+        return token.id
 
 
 @dataclass(frozen=True)
@@ -91,6 +121,26 @@ ROW_BUILDERS: dict[str, RowBuilder] = {
     "audit_events": RowBuilder(
         create=_create_audit_event,
         values=lambda tenant_id: {"tenant_id": tenant_id, "action": "test.raw", "details": {}},
+    ),
+    "outbox_jobs": RowBuilder(
+        create=_create_outbox_job,
+        values=lambda tenant_id: {"tenant_id": tenant_id, "kind": "outbox.noop", "payload": {},
+                                  "dedupe_key": uuid.uuid4().hex, "status": "pending", "attempts": 0,
+                                  "max_attempts": 1, "due_at": FAR_FUTURE},
+    ),
+    "outbound_emails": RowBuilder(
+        create=_create_outbound_email,
+        values=lambda tenant_id: {"tenant_id": tenant_id, "to_address": "raw@example.org", "template": "probe",
+                                  "language": "nl", "context": {}, "status": "queued", "attempts": 0},
+    ),
+    "account_tokens": RowBuilder(
+        create=_create_account_token,
+        # Some user of that tenant: visible only in its own context; RLS's WITH CHECK comes before
+        # the NOT NULL and foreign-key checks, so a foreign insert fails on RLS.
+        values=lambda tenant_id: {"tenant_id": tenant_id, "purpose": "invitation",
+                                  "user_id": select(func.min(StaffUser.id))
+                                  .where(StaffUser.tenant_id == tenant_id).scalar_subquery(),
+                                  "token_hash": uuid.uuid4().hex, "expires_at": FAR_FUTURE},
     ),
 }
 
@@ -212,7 +262,7 @@ def database_problems(connection, table: str, tenant_tables: set[str]) -> list[s
     if not rls.relforcerowsecurity:
         problems.append("row level security not forced")
     policies = connection.execute(
-        text("SELECT policyname, cmd, permissive, qual, with_check FROM pg_policies "
+        text("SELECT policyname, cmd, permissive, qual, with_check, roles::text[] AS roles FROM pg_policies "
              "WHERE schemaname = 'public' AND tablename = :t"),
         {"t": table},
     ).all()
@@ -224,7 +274,12 @@ def database_problems(connection, table: str, tenant_tables: set[str]) -> list[s
     ]
     if not tenant_policies:
         problems.append(f"no tenant policy (USING and WITH CHECK on {TENANT_SETTING}); found {policies}")
-    if any(p.permissive == "PERMISSIVE" and p not in tenant_policies for p in policies):
+    # A policy limited to other roles (the owner, for the outbox relay's SECURITY DEFINER
+    # functions) does not widen what the app role sees; one for PUBLIC or the app role would.
+    def reaches_app_role(policy) -> bool:
+        return bool({"public", APP_ROLE} & set(policy.roles))
+
+    if any(p.permissive == "PERMISSIVE" and p not in tenant_policies and reaches_app_role(p) for p in policies):
         problems.append(f"another permissive policy widens access: {policies}")
     return problems
 
@@ -299,7 +354,10 @@ def test_app_role_cannot_bypass_rls(app, owner_engine):
 
 @pytest.fixture
 def pair(make: Factory):
-    return make.tenant(), make.tenant()
+    a, b = make.tenant(), make.tenant()
+    make.user(a)  # rows that reference a user (account tokens) need one in the tenant
+    make.user(b)
+    return a, b
 
 
 def _rows_of(table: str, tenant_id: int) -> int:
@@ -408,6 +466,7 @@ def test_rows_cannot_be_inserted_for_another_tenant(app, pair, owner_engine, tab
     builder = builder_for(table_name)
     a, b = pair
     table = TENANT_TABLES[table_name]
+    rows_of_b = owner_count(owner_engine, table_name, b.id)
     with acting_for(app, a.id):
         # Positive control: the same values with the own tenant are accepted.
         db.session.execute(table.insert().values(**builder.values(a.id)))
@@ -417,7 +476,7 @@ def test_rows_cannot_be_inserted_for_another_tenant(app, pair, owner_engine, tab
             db.session.execute(table.insert().values(**builder.values(b.id)))
         assert is_rls_violation(caught.value), caught.value
         assert "new row violates row-level security policy" in str(caught.value.orig)
-    assert owner_count(owner_engine, table_name, b.id) == 0
+    assert owner_count(owner_engine, table_name, b.id) == rows_of_b
 
 
 def test_audit_events_are_append_only_for_the_app_role(app, make):

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from redis import Redis
 
 from config.settings import Settings, load_settings
+from domain.outbox.relay import celery_dispatch, client_celery, install_dispatch
 from tenants.access import NotFoundError
 from tenants.db import db
 from web.auth.session import load_signed_in_user
@@ -38,6 +39,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     login_manager.user_loader(load_signed_in_user)
     login_manager.session_protection = None  # sessions are rotated at login and end when idle instead
     init_security(app, hsts=settings.secure_cookies, idle_seconds=settings.session_idle_minutes * 60)
+
+    # Web never imports the worker: it hands committed outbox jobs to the broker by task name.
+    install_dispatch(app, celery_dispatch(client_celery(settings.celery_broker_url), settings.task_queue))
 
     _register_blueprints(app)
     _register_error_pages(app)

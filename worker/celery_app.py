@@ -9,9 +9,10 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
+from domain.outbox.relay import celery_dispatch, install_dispatch
 from tenants.db import db
 from tenants.services import use_tenant
-from worker.schedule import BEAT_SCHEDULE
+from worker.schedule import beat_schedule
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -37,12 +38,13 @@ def celery_init_app(app: Flask) -> Celery:
         # Longer than the longest task: a killed worker's task is redelivered only after this.
         broker_transport_options={"visibility_timeout": 3600},
         timezone="Europe/Amsterdam",
-        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule=beat_schedule(settings),
         broker_connection_retry_on_startup=True,
-        imports=("worker.tasks.health",),
-        task_default_queue=f"{settings.redis_namespace}.tasks",
+        imports=("worker.tasks.health", "worker.tasks.outbox"),
+        task_default_queue=settings.task_queue,
         task_ignore_result=True,  # tasks record their effects in the database, not in a result store
     )
     celery.set_default()
     app.extensions["celery"] = celery
+    install_dispatch(app, celery_dispatch(celery, settings.task_queue))
     return celery

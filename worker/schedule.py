@@ -1,5 +1,10 @@
 """The beat schedule, in one place."""
 
-BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "health.heartbeat", "schedule": 15.0},
-}
+from config.settings import Settings
+
+
+def beat_schedule(settings: Settings) -> dict:
+    return {
+        "worker-heartbeat": {"task": "health.heartbeat", "schedule": 15.0},
+        "outbox-relay": {"task": "outbox.relay_due", "schedule": float(settings.outbox_sweep_seconds)},
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKeyConstraint, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenants.db import Base, TenantScoped, Timestamped
@@ -73,3 +73,27 @@ class NationalUser(AccountFields, Base):
     role: Mapped[NationalRole] = mapped_column(String(32))
 
     realm = "national"
+
+
+class TokenPurpose(StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a password
+
+
+class AccountToken(Timestamped, TenantScoped, Base):
+    """A single-use link for an invitation or a password reset. Only the token's hash is stored."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        UniqueConstraint("tenant_id", "token_hash"),
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["staff_users.tenant_id", "staff_users.id"],
+                             ondelete="CASCADE"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[TokenPurpose] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

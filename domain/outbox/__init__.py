@@ -1,0 +1,1 @@
+"""The transactional outbox: background work written in the caller's transaction, run by the worker."""

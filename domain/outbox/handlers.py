@@ -1,0 +1,20 @@
+"""Which function runs which kind of job: the one map of background work."""
+
+from __future__ import annotations
+
+from domain.outbox.models import OutboxJob
+from domain.outbox.services import JobHandler
+
+
+def _noop(job: OutboxJob) -> None:
+    """Does nothing: measures the outbox's own cost (make bench) and probes the pipeline."""
+
+
+def job_handlers() -> dict[str, JobHandler]:
+    # Imported here, not at module level: features import the outbox, the map imports features.
+    from domain.email.services import EMAIL_JOB
+
+    return {
+        "outbox.noop": JobHandler(run=_noop),
+        "email.send": EMAIL_JOB,
+    }

@@ -6,96 +6,26 @@ process; no beat runs, so the only heartbeat is the one a test sends.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from flask import Flask
 
 from config.settings import Settings
 from domain.health.services import heartbeat_key
+from tests.processes import CeleryProcess, celery_process
 from web.app import create_app
 from worker.celery_app import celery_init_app
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WAIT_SECONDS = 60
 
 
-class WorkerProcess:
-    def __init__(self, process: subprocess.Popen, log_path: Path):
-        self.process = process
-        self.log_path = log_path
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """End the worker and its pool children: its own process group, which only it leads."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def worker(settings: Settings) -> Iterator[WorkerProcess]:
-    environment = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "APP_DATABASE_URL": settings.app_database_url,
-        "REDIS_URL": settings.redis_url,
-        "REDIS_NAMESPACE": settings.redis_namespace,
-        "BUURTGEZINNEN_ENV": "test",
-        "PYTHONUNBUFFERED": "1",
-    }
-    environment.pop("SECRET_KEY", None)  # test mode makes its own
-    log_file = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker.main", "worker",
-         "--loglevel", "INFO", "--concurrency", "1", "--pool", "prefork",
-         "--hostname", f"test-{settings.redis_namespace}@%h", "--without-gossip", "--without-mingle"],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so the pool children go with it
-    )
-    handle = WorkerProcess(process, Path(log_file.name))
-    try:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while "ready." not in handle.log():
-            assert handle.alive(), f"worker exited early:\n{handle.log()}"
-            assert time.monotonic() < deadline, f"worker did not become ready:\n{handle.log()}"
-            time.sleep(0.2)
-        yield handle
-    finally:
-        _stop(process)
-        log_file.close()
-        os.unlink(log_file.name)
+def worker(settings: Settings) -> Iterator[CeleryProcess]:
+    with celery_process(settings) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +40,7 @@ def _clear_heartbeat(flask_app: Flask) -> None:
     flask_app.extensions["redis"].delete(heartbeat_key(flask_app.extensions["settings"].redis_namespace))
 
 
-def test_healthz_waits_for_a_worker_heartbeat(client_app: Flask, worker: WorkerProcess):
+def test_healthz_waits_for_a_worker_heartbeat(client_app: Flask, worker: CeleryProcess):
     _clear_heartbeat(client_app)
     client = client_app.test_client()
 
@@ -140,8 +70,8 @@ def test_healthz_waits_for_a_worker_heartbeat(client_app: Flask, worker: WorkerP
     assert "health.heartbeat" in worker.log()
 
 
-def test_worker_registers_the_task_under_its_stable_name(client_app: Flask, worker: WorkerProcess):
-    ours = f"test-{client_app.extensions['settings'].redis_namespace}@"
+def test_worker_registers_the_task_under_its_stable_name(client_app: Flask, worker: CeleryProcess):
+    ours = f"test-{client_app.extensions['settings'].redis_namespace}-"
     inspector = client_app.extensions["celery"].control.inspect(timeout=2)
     tasks = None
     deadline = time.monotonic() + WAIT_SECONDS

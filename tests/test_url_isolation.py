@@ -21,6 +21,8 @@ from werkzeug.routing import Rule
 from domain.accounts.models import TenantRole
 from domain.accounts.services import create_staff_user
 from domain.audit.services import SYSTEM
+from domain.email.models import OutboundEmail
+from domain.outbox.models import OutboxJob
 from tenants.db import db
 from tenants.models import Tenant
 from tenants.services import use_tenant
@@ -42,6 +44,7 @@ class World:
     b_secret_name: str
     b_secret_email: str
     b_secret_id: int
+    b_ids: dict[str, int]
 
     @property
     def a(self):
@@ -64,6 +67,8 @@ class World:
 # URL parameter name -> (converter, an id of one of tenant B's objects).
 ID_FILLERS: dict[str, tuple[str, Callable[[World], int]]] = {
     "user_id": ("int", lambda world: world.tenants["b_admin"].id),
+    "email_id": ("int", lambda world: world.b_ids["email_id"]),
+    "job_id": ("int", lambda world: world.b_ids["job_id"]),
 }
 
 
@@ -75,10 +80,20 @@ def world(app: Flask, two_tenants) -> World:
         use_tenant(two_tenants["b"].id)
         user = create_staff_user(db.session.get(Tenant, two_tenants["b"].id), email=email, full_name=name,
                                  role=TenantRole.COORDINATOR, password="een-lang-testwachtwoord", actor=SYSTEM)
+        # A mail to B's secret person, and a failed job: objects the message pages show.
+        mail = OutboundEmail(tenant_id=two_tenants["b"].id, to_address=email, template="staff_invitation",
+                             subject=f"Voor {name}", body_text=f"Beste {name}", context={"full_name": name},
+                             status="failed", last_error="550 geweigerd")
+        db.session.add(mail)
+        db.session.flush()
+        job = OutboxJob(tenant_id=two_tenants["b"].id, kind="email.send", payload={"email_id": mail.id},
+                        dedupe_key=f"probe-{uuid.uuid4().hex}", status="failed", attempts=1, max_attempts=1,
+                        last_error=f"550 geweigerd voor {email}")
+        db.session.add(job)
         db.session.commit()
-        user_id = user.id
+        user_id, b_ids = user.id, {"email_id": mail.id, "job_id": job.id}
         db.session.remove()
-    return World(two_tenants, name, email, user_id)
+    return World(two_tenants, name, email, user_id, b_ids)
 
 
 def new_client(app: Flask) -> FlaskClient:

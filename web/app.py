@@ -80,9 +80,10 @@ def _register_blueprints(app: Flask) -> None:
     from web.national.routes import national
     from web.public.routes import public
     from web.site import site
+    from web.staff.messages import messages
     from web.staff.routes import staff
 
-    for blueprint in (site, health, national_auth, national, tenant_auth, staff, public):
+    for blueprint in (site, health, national_auth, national, tenant_auth, staff, messages, public):
         app.register_blueprint(blueprint)
 
 

@@ -1,7 +1,10 @@
 """The national office's start page: the gemeenten on the platform, without any personal data."""
 
 from flask import Blueprint, render_template
+from flask_login import current_user
 
+from domain.accounts.models import NationalRole
+from domain.outbox.relay import failed_counts_per_tenant
 from tenants.services import list_tenants
 from web.access import ALL_NATIONAL_ROLES, guard_blueprint, roles_allowed
 
@@ -12,4 +15,6 @@ guard_blueprint(national, realm="national", login_endpoint="national_auth.login"
 @national.route("/")
 @roles_allowed(*ALL_NATIONAL_ROLES)
 def home():
-    return render_template("web/national/home.html", tenants=list_tenants())
+    # Counts only, through the outbox's narrow cross-tenant function: no job content leaves a tenant.
+    failed = failed_counts_per_tenant() if current_user.role == NationalRole.NATIONAL_ADMIN else None
+    return render_template("web/national/home.html", tenants=list_tenants(), failed=failed)

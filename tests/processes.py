@@ -47,8 +47,11 @@ class CeleryProcess:
         self.log_path = log_path
 
     def log(self) -> str:
+        return self.full_log()[-6000:]
+
+    def full_log(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-6000:]
+            return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
 
@@ -101,7 +104,9 @@ def celery_process(settings: Settings, role: str = "worker", *, concurrency: int
     handle = CeleryProcess(process, Path(log_file.name))
     try:
         deadline = time.monotonic() + READY_SECONDS
-        while ready not in handle.log():
+        # The whole log: a worker that starts on a backlog of queued messages logs so much at once
+        # that its "ready." line can leave the tail between two looks.
+        while ready not in handle.full_log():
             assert handle.alive(), f"celery {role} exited early:\n{handle.log()}"
             assert time.monotonic() < deadline, f"celery {role} did not become ready:\n{handle.log()}"
             time.sleep(0.2)

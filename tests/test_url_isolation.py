@@ -65,7 +65,10 @@ class World:
 
 
 # URL parameter name -> (converter, an id of one of tenant B's objects).
-ID_FILLERS: dict[str, tuple[str, Callable[[World], int]]] = {
+ID_FILLERS: dict[str, tuple[str, Callable[[World], int | str]]] = {
+    # Mailed single-use links (invitation, password reset) outside /app: a token nobody was given.
+    # Real tokens across tenants are tested in tests/test_invitations.py and test_password_reset.py.
+    "token": ("default", lambda world: "nooit-uitgegeven-token-" + "x" * 20),
     "user_id": ("int", lambda world: world.tenants["b_admin"].id),
     "email_id": ("int", lambda world: world.b_ids["email_id"]),
     "job_id": ("int", lambda world: world.b_ids["job_id"]),
@@ -237,7 +240,7 @@ def test_admin_sees_own_users_but_not_b(world, signed_in):
 # --- every URL of tenant B, and every national URL, as A's coordinator -------------------------------
 
 # Pages anyone may open (login forms, the public page): 200 is fine, B's data still never shows.
-PUBLIC_ENDPOINTS = {"public.index", "auth.login", "national_auth.login"}
+PUBLIC_ENDPOINTS = {"public.index", "auth.login", "national_auth.login", "auth.password_forgotten"}
 
 
 def sweep(app: Flask, client: FlaskClient, token: str, world: World, prefix: str, slug: str | None,

@@ -12,6 +12,7 @@ from flask import Flask
 from domain.outbox.relay import celery_dispatch, install_dispatch
 from tenants.db import db
 from tenants.services import use_tenant
+from worker.logging import install_json_logging
 from worker.schedule import beat_schedule
 
 
@@ -40,11 +41,13 @@ def celery_init_app(app: Flask) -> Celery:
         timezone="Europe/Amsterdam",
         beat_schedule=beat_schedule(settings),
         broker_connection_retry_on_startup=True,
-        imports=("worker.tasks.health", "worker.tasks.outbox"),
+        imports=("worker.tasks.health", "worker.tasks.outbox", "worker.tasks.sweeps"),
         task_default_queue=settings.task_queue,
         task_ignore_result=True,  # tasks record their effects in the database, not in a result store
     )
     celery.set_default()
+    # Worker and beat log JSON lines, with job and tenant ids where there are some.
+    install_json_logging()
     app.extensions["celery"] = celery
     install_dispatch(app, celery_dispatch(celery, settings.task_queue))
     return celery

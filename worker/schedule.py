@@ -7,4 +7,7 @@ def beat_schedule(settings: Settings) -> dict:
     return {
         "worker-heartbeat": {"task": "health.heartbeat", "schedule": 15.0},
         "outbox-relay": {"task": "outbox.relay_due", "schedule": float(settings.outbox_sweep_seconds)},
+        # Sweeps (domain.sweeps): idempotent, so a missed or doubled run changes nothing.
+        "sweep-invitation-reminders": {"task": "sweeps.run", "schedule": 3600.0,
+                                       "kwargs": {"name": "invitation_reminders"}},
     }

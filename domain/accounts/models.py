@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, ForeignKeyConstraint, Integer, String, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKeyConstraint, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.accounts.passwords import is_usable
 from tenants.db import Base, TenantScoped, Timestamped
 
 
@@ -53,6 +54,11 @@ class AccountFields(Timestamped):
     def totp_enrolled(self) -> bool:
         return self.totp_secret is not None
 
+    @property
+    def has_password(self) -> bool:
+        """False for an invited user who has not yet chosen a password (accepted the invitation)."""
+        return is_usable(self.password_hash)
+
 
 class StaffUser(AccountFields, TenantScoped, Base):
     __tablename__ = "staff_users"
@@ -89,6 +95,11 @@ class AccountToken(Timestamped, TenantScoped, Base):
         UniqueConstraint("tenant_id", "token_hash"),
         ForeignKeyConstraint(["tenant_id", "user_id"], ["staff_users.tenant_id", "staff_users.id"],
                              ondelete="CASCADE"),
+        # A user's open tokens of one purpose (revoked when a new one is issued; the FK's cascade).
+        Index("ix_account_tokens_user_purpose", "tenant_id", "user_id", "purpose"),
+        # The invitation-reminder sweep: open invitations by the time they were sent.
+        Index("ix_account_tokens_open_invitations", "tenant_id", "created_at",
+              postgresql_where=text("purpose = 'invitation' AND used_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

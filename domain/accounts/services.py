@@ -29,7 +29,7 @@ def normalise_email(email: str) -> str:
         raise AccountError(f"{email!r} is geen geldig e-mailadres.") from None
 
 
-def _check_password_strength(password: str) -> None:
+def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"Een wachtwoord heeft minstens {MIN_PASSWORD_LENGTH} tekens.")
 
@@ -55,9 +55,25 @@ def create_staff_user(
     totp_secret: str | None = None,
     actor: Actor,
 ) -> StaffUser:
+    check_password_strength(password)
+    return add_staff_user(tenant, email=email, full_name=full_name, role=role, password_hash=hash_password(password),
+                          totp_secret=totp_secret, actor=actor, action="user.created")
+
+
+def add_staff_user(
+    tenant: Tenant,
+    *,
+    email: str,
+    full_name: str,
+    role: TenantRole | str,
+    password_hash: str,
+    totp_secret: str | None,
+    actor: Actor,
+    action: str,
+) -> StaffUser:
+    """Validate and add a staff user with a ready password hash; audited as ``action``."""
     email = normalise_email(email)
     role = _parse_role(role, TenantRole)
-    _check_password_strength(password)
     if not full_name.strip():
         raise AccountError("De naam ontbreekt.")
     if find_staff_user(email) is not None:
@@ -67,15 +83,22 @@ def create_staff_user(
         email=email,
         full_name=full_name.strip(),
         role=role,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         totp_secret=totp_secret,
         session_token=secrets.token_urlsafe(24),
     )
     db.session.add(user)
     db.session.flush()
-    record("user.created", actor, object_type="staff_user", object_id=user.id,
+    record(action, actor, object_type="staff_user", object_id=user.id,
            details={"email": email, "role": role.value})
     return user
+
+
+def set_password(user: Account, password: str) -> None:
+    """A new password chosen by the user; every running session of theirs ends."""
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.session_token = secrets.token_urlsafe(24)
 
 
 def create_national_user(
@@ -84,7 +107,7 @@ def create_national_user(
 ) -> NationalUser:
     email = normalise_email(email)
     role = _parse_role(role, NationalRole)
-    _check_password_strength(password)
+    check_password_strength(password)
     if find_national_user(email) is not None:
         raise AccountError(f"Er is al een landelijk account met e-mailadres {email}.")
     user = NationalUser(

@@ -7,6 +7,7 @@ import time
 from redis import Redis
 from sqlalchemy import text
 
+from domain.outbox.relay import oldest_due_age_seconds
 from tenants.db import db
 
 # The beat schedule writes a heartbeat every 15 s; three missed ones means the worker is down.
@@ -50,3 +51,16 @@ def check_worker(redis: Redis, namespace: str) -> str | None:
         return "no heartbeat"
     age = time.time() - float(raw)
     return None if age <= HEARTBEAT_MAX_AGE_SECONDS else f"last heartbeat {int(age)} s ago"
+
+
+def outbox_oldest_due_seconds() -> float | None:
+    """Age of the oldest due-but-unfinished outbox job, or None when there is none (or no database).
+
+    Reported, not judged: a backlog is for the operator to read, it does not make the app "down".
+    Read through the SECURITY DEFINER function, so health needs no way around RLS.
+    """
+    try:
+        return oldest_due_age_seconds()
+    except Exception:  # the database check reports the outage itself
+        db.session.rollback()
+        return None

@@ -50,15 +50,24 @@ def install_dispatch(app: Flask, dispatch: Dispatch) -> None:
     app.extensions[DISPATCH_EXTENSION] = dispatch
     if not event.contains(Session, "after_commit", _dispatch_after_commit):
         event.listen(Session, "after_commit", _dispatch_after_commit)
-        event.listen(Session, "after_rollback", forget_rolled_back_jobs)
+        event.listen(Session, "after_rollback", _forget_after_rollback)
 
 
 def _dispatch_after_commit(session: Session) -> None:
+    # SQLAlchemy fires after_commit when a savepoint is released too: nothing is committed yet then.
+    if session.in_nested_transaction():
+        return
     jobs = take_committed_jobs(session)
     # Outside an app with a dispatcher (a bare script) the jobs simply wait for the sweep.
     dispatch = current_app.extensions.get(DISPATCH_EXTENSION) if has_app_context() else None
     if jobs and dispatch is not None:
         dispatch(jobs)
+
+
+def _forget_after_rollback(session: Session) -> None:
+    # Likewise after_rollback for a savepoint: the enclosing transaction's jobs are still coming.
+    if not session.in_nested_transaction():
+        forget_rolled_back_jobs(session)
 
 
 def client_celery(broker_url: str) -> Celery:

@@ -8,6 +8,7 @@ from domain.accounts.models import NationalUser, StaffUser
 from domain.accounts.services import find_national_user, find_staff_user
 from tenants.models import TenantStatus
 from web.auth.flow import LoginFlow, register_login_views
+from web.auth.links import register_link_views
 from web.tenancy import tenant_blueprint
 
 tenant_auth = tenant_blueprint("auth", __name__, "")
@@ -33,6 +34,8 @@ register_login_views(
         issuer=lambda: f"Buurtgezinnen {g.tenant.name}",
     ),
 )
+# Invitation and forgotten-password links: tenant staff only (the national office is not in scope).
+register_link_views(tenant_auth)
 
 register_login_views(
     national_auth,

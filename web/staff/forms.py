@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
@@ -8,17 +8,13 @@ from domain.accounts.models import ROLE_LABELS, TenantRole
 ROLE_CHOICES = [SelectChoice(role.value, ROLE_LABELS[role]) for role in TenantRole]
 
 
-class NewUserForm(FlaskForm):
+class InviteUserForm(FlaskForm):
+    """A new colleague is invited by e-mail and chooses their own password through the link."""
+
     full_name = StringField("Naam", validators=[DataRequired("Vul de naam in."), Length(max=200)])
-    email = EmailField("E-mailadres", validators=[DataRequired("Vul het e-mailadres in."), Length(max=254)])
+    email = EmailField("E-mailadres", description="Hierheen sturen we de uitnodiging. De link werkt 7 dagen.",
+                       validators=[DataRequired("Vul het e-mailadres in."), Length(max=254)])
     role = SelectField("Rol", choices=ROLE_CHOICES)
-    password = PasswordField(
-        "Eerste wachtwoord",
-        description="Minstens 12 tekens. Geef het persoonlijk door; bij de eerste keer inloggen koppelt "
-        "de gebruiker een authenticator-app.",
-        validators=[DataRequired("Vul een eerste wachtwoord in."), Length(max=200)],
-        render_kw={"autocomplete": "new-password"},
-    )
 
 
 class RoleForm(FlaskForm):

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, url_for
+from flask import current_app, flash, g, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from domain.accounts.invitations import invite_staff_user, reinvite
 from domain.accounts.models import ROLE_LABELS, StaffUser, TenantRole
-from domain.accounts.services import AccountError, change_role, create_staff_user, reset_totp, set_active
+from domain.accounts.services import AccountError, change_role, reset_totp, set_active
 from domain.audit.models import AuditEvent
 from tenants.access import get_for_tenant
 from tenants.db import db
 from web.access import ALL_TENANT_ROLES, guard_blueprint, roles_allowed
 from web.auth.flow import client_actor
-from web.staff.forms import ConfirmForm, NewUserForm, RoleForm
+from web.staff.forms import ConfirmForm, InviteUserForm, RoleForm
 from web.tenancy import tenant_blueprint
 
 staff = tenant_blueprint("staff", __name__, "/app")
 guard_blueprint(staff, realm="tenant", login_endpoint="auth.login")
 
 ADMIN = TenantRole.TENANT_ADMIN
+
+
+def _base_url() -> str:
+    return current_app.extensions["settings"].base_url
 
 
 def _actor():
@@ -35,19 +40,20 @@ def home():
 @staff.route("/gebruikers", methods=["GET", "POST"])
 @roles_allowed(ADMIN)
 def users():
-    form = NewUserForm()
+    form = InviteUserForm()
     if form.validate_on_submit():
         try:
-            user = create_staff_user(
+            invitation = invite_staff_user(
                 g.tenant, email=form.email.data, full_name=form.full_name.data, role=form.role.data,
-                password=form.password.data, actor=_actor(),
+                invited_by=current_user.account.full_name, base_url=_base_url(), actor=_actor(),
             )
         except AccountError as error:
             db.session.rollback()
             form.email.errors.append(str(error))
         else:
             db.session.commit()
-            flash(f"Account voor {user.full_name} aangemaakt.", "success")
+            flash(f"{invitation.user.full_name} is uitgenodigd. De uitnodiging gaat naar {invitation.user.email}.",
+                  "success")
             return redirect(url_for("staff.users"))
     accounts = db.session.scalars(select(StaffUser).order_by(StaffUser.full_name)).all()
     return render_template("web/staff/users.html", form=form, accounts=accounts, role_labels=ROLE_LABELS)
@@ -92,6 +98,23 @@ def reset_authenticator(user_id: int):
         reset_totp(account, actor=_actor())
         db.session.commit()
         flash("Bij de volgende keer inloggen koppelt deze gebruiker opnieuw een authenticator-app.", "success")
+    return redirect(url_for("staff.user_detail", user_id=account.id))
+
+
+@staff.route("/gebruikers/<int:user_id>/uitnodiging", methods=["POST"])
+@roles_allowed(ADMIN)
+def reinvite_user(user_id: int):
+    account = get_for_tenant(StaffUser, user_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            reinvite(g.tenant, account, invited_by=current_user.account.full_name, base_url=_base_url(),
+                     actor=_actor())
+        except AccountError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(f"Nieuwe uitnodiging verstuurd naar {account.email}. De vorige link werkt niet meer.", "success")
     return redirect(url_for("staff.user_detail", user_id=account.id))
 
 

@@ -1,0 +1,136 @@
+"""Queueing e-mail in the caller's transaction, and the outbox job that renders and sends it.
+
+``queue_email`` writes the mail and its outbox job together, so a rolled-back transaction leaves
+neither and nothing is ever sent for it. The worker renders the template (a template fix reaches
+mail that is still queued), stores what it rendered on the row, and hands it to the transport.
+
+Sending is at-least-once: if the worker dies after the server accepted the mail but before the row
+says "sent", the job runs again and the mail goes out a second time, with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import select
+
+from domain.email.models import EmailStatus, OutboundEmail
+from domain.email.rendering import EmailTemplateError, render_email, template_exists
+from domain.email.transport import build_message, deliver
+from domain.outbox.models import OutboxJob
+from domain.outbox.services import JobHandler, PermanentJobError, enqueue, utcnow
+from tenants.db import db
+from tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+
+EMAIL_JOB_KIND = "email.send"
+GEMEENTE_KEY = "gemeente"
+LANGUAGE = re.compile(r"[a-z]{2}")
+
+
+def email_dedupe_key(dedupe_key: str) -> str:
+    return f"email:{dedupe_key}"
+
+
+def queue_email(
+    tenant: Tenant | int,
+    *,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    dedupe_key: str,
+    language: str = "nl",
+) -> OutboundEmail | None:
+    """Queue one mail in the current transaction (the caller commits); None if ``dedupe_key`` was used.
+
+    Raises ValueError for an invalid address, an unknown template, or a context that is not plain
+    JSON values. The tenant's name is added to the context as ``gemeente``.
+    """
+    if isinstance(tenant, int):
+        tenant = db.session.get(Tenant, tenant)
+        if tenant is None:
+            raise ValueError("unknown tenant")
+    try:
+        address = validate_email(to, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(f"invalid e-mail address {to!r}: {error}") from None
+    if not LANGUAGE.fullmatch(language or ""):
+        raise ValueError(f"language must be a two-letter code such as 'nl' or 'en', not {language!r}")
+    if not template_exists(template):
+        raise EmailTemplateError(f"e-mail template {template!r} does not exist "
+                                 f"(expected templates/email/{template}/nl/subject.txt, body.txt, body.html)")
+    values = {**context, GEMEENTE_KEY: tenant.name}
+    try:
+        # Plain values only: what is stored is exactly what the worker will render with.
+        values = json.loads(json.dumps(values, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"e-mail context must hold plain JSON values: {error}") from None
+
+    key = email_dedupe_key(dedupe_key)
+    if db.session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == key)) is not None:
+        return None
+    # The savepoint covers a concurrent transaction that used the same key after the check above:
+    # the job insert is then a no-op, and the mail row goes with the savepoint.
+    savepoint = db.session.begin_nested()
+    email = OutboundEmail(
+        tenant_id=tenant.id, to_address=address, template=template, language=language,
+        context=values, status=EmailStatus.QUEUED, attempts=0,
+    )
+    db.session.add(email)
+    db.session.flush()
+    job_id = enqueue(EMAIL_JOB_KIND, {"email_id": email.id}, tenant, dedupe_key=key)
+    if job_id is None:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return email
+
+
+def _email_for(job: OutboxJob) -> OutboundEmail | None:
+    email_id = job.payload.get("email_id") if isinstance(job.payload, dict) else None
+    if not isinstance(email_id, int):
+        return None
+    # Through the ORM in the job's tenant context: RLS and the tenant criteria both apply, so a job
+    # can only ever reach its own tenant's mail.
+    return db.session.scalar(select(OutboundEmail).where(OutboundEmail.id == email_id))
+
+
+def _send(job: OutboxJob) -> None:
+    email = _email_for(job)
+    if email is None:
+        raise PermanentJobError(f"e-mail {job.payload.get('email_id')!r} not found")
+    if email.status == EmailStatus.SENT:
+        return  # an earlier run got through; never send twice on purpose
+    settings = current_app.extensions["settings"]
+    rendered = render_email(email.template, email.language, email.context)
+    now = utcnow()
+    email.subject = rendered.subject[:300]
+    email.body_text = rendered.text
+    email.body_html = rendered.html
+    message = build_message(settings, to=email.to_address, rendered=rendered, tenant_id=email.tenant_id,
+                            email_id=email.id, sent_at=now)
+    deliver(settings, message)
+    email.status = EmailStatus.SENT
+    email.sent_at = now
+    email.attempts = job.attempts
+    email.last_error = None
+    log.info("e-mail sent", extra={"email_id": email.id, "tenant_id": email.tenant_id,
+                                   "template": email.template, "backend": settings.mail_backend})
+
+
+def _record_failure(job: OutboxJob, error_text: str, final: bool) -> None:
+    email = _email_for(job)
+    if email is None or email.status == EmailStatus.SENT:
+        return
+    email.attempts = job.attempts
+    email.last_error = error_text
+    email.status = EmailStatus.FAILED if final else EmailStatus.QUEUED
+
+
+EMAIL_JOB = JobHandler(run=_send, on_failure=_record_failure)

@@ -4,6 +4,7 @@ the core flow without JavaScript, and keyboard access through the skip link."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -170,3 +171,30 @@ def test_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(page: Page) -> 
     # The next Tab continues inside the main content, not back in the header.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('main') !== null")
+
+
+def test_invitation_shows_up_under_berichten(page: Page, demo_login) -> None:
+    """An admin invites a colleague; the queued mail is listed and readable, all pages accessible."""
+    sign_in(page, demo_login, ADMIN[0])
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Gebruikers").click()
+    invitee = f"nieuw-{uuid.uuid4().hex[:6]}@smallingerland.example.org"
+    page.get_by_label("Naam").fill("Nieuwe Collega")
+    page.get_by_label("E-mailadres").fill(invitee)
+    page.get_by_label("Rol").select_option("coordinator")
+    page.locator("main form").get_by_role("button").click()
+    expect(page.get_by_role("table")).to_contain_text(invitee)
+    assert_accessible(page)
+
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Berichten").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Uitgaande e-mail")
+    expect(page.get_by_role("table")).to_contain_text(invitee)
+    assert_accessible(page)
+
+    page.get_by_role("row").filter(has_text=invitee).get_by_role("link").click()
+    expect(page.get_by_role("definition").first).to_contain_text(invitee)
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Terug naar uitgaande e-mail").click()
+    page.get_by_role("navigation", name="Berichten").get_by_role("link", name="Mislukte taken").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mislukte taken")
+    assert_accessible(page)

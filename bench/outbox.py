@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from dataclasses import replace
 
 from sqlalchemy import create_engine, pool, text
 
@@ -27,6 +28,7 @@ WORKER_APP = "bench.celery_entry:celery_app"
 WORKER_CONCURRENCY = 2  # as the Procfile runs it
 WARM_UP = 50
 WAIT_SECONDS = 300
+POLL = 0.02  # seconds between completion checks: small next to the measured run
 
 
 def noop_counter_key(namespace: str) -> str:
@@ -42,12 +44,13 @@ def _count_from_env(name: str, default: int) -> int:
 
 def run(base: Settings) -> list[dict]:
     # Imported here: the web app factory is only needed once the benchmark really runs.
-    from bench.stack import celery_worker, fresh_database, wait_for
+    from devstack.celery_processes import celery_process, wait_until
+    from devstack.scratch import scratch_database
     from web.app import create_app
 
     n = _count_from_env("BENCH_OUTBOX_N", 2000)
     batch = _count_from_env("BENCH_OUTBOX_BATCH", 100)
-    with fresh_database(base) as settings:
+    with scratch_database(replace(base, mail_backend="sink"), prefix="bg_bench") as settings:
         app = create_app(settings)
         with app.app_context():
             tenant = create_tenant(slug=f"bench-{uuid.uuid4().hex[:8]}", name="Bench", gemeentecode="9999")
@@ -78,26 +81,26 @@ def run(base: Settings) -> list[dict]:
                 sender.send_task(NOOP_TASK, queue=settings.task_queue)
 
         try:
-            with celery_worker(settings, WORKER_APP, concurrency=WORKER_CONCURRENCY) as worker:
+            with celery_process(settings, app=WORKER_APP, concurrency=WORKER_CONCURRENCY) as worker:
                 # Warm up both paths (pool children, connections, imports) before timing anything.
                 redis.delete(counter)
                 send_noops(WARM_UP)
                 enqueue_jobs(WARM_UP)
-                wait_for(lambda: int(redis.get(counter) or 0) >= WARM_UP and done_jobs() >= WARM_UP,
-                         seconds=WAIT_SECONDS, what="the warm-up", worker=worker)
+                wait_until(lambda: int(redis.get(counter) or 0) >= WARM_UP and done_jobs() >= WARM_UP,
+                           seconds=WAIT_SECONDS, interval=POLL, message="the warm-up", process=worker)
 
                 redis.delete(counter)
                 started = time.perf_counter()
                 send_noops(n)
-                wait_for(lambda: int(redis.get(counter) or 0) >= n, seconds=WAIT_SECONDS,
-                         what=f"{n} bare no-op tasks", worker=worker)
+                wait_until(lambda: int(redis.get(counter) or 0) >= n, seconds=WAIT_SECONDS, interval=POLL,
+                           message=f"{n} bare no-op tasks", process=worker)
                 baseline = n / (time.perf_counter() - started)
 
                 target = done_jobs() + n
                 started = time.perf_counter()
                 enqueue_jobs(n)
-                wait_for(lambda: done_jobs() >= target, seconds=WAIT_SECONDS,
-                         what=f"{n} outbox jobs", worker=worker)
+                wait_until(lambda: done_jobs() >= target, seconds=WAIT_SECONDS, interval=POLL,
+                           message=f"{n} outbox jobs", process=worker)
                 ours = n / (time.perf_counter() - started)
         finally:
             redis.delete(counter)

@@ -13,22 +13,20 @@ import os
 import random
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, pool, text
-from sqlalchemy.engine import make_url
 
-from config.settings import Environment, Settings, load_settings
+from config.settings import Settings, load_settings
+from devstack.scratch import scratch_database
 from domain.accounts.models import NationalRole, TenantRole
 from domain.accounts.services import create_national_user, create_staff_user
 from domain.audit.services import SYSTEM
 from tenants.db import db
 from tenants.models import Tenant
-from tenants.schema import migrate
 from tenants.services import create_tenant, use_tenant
 from web.app import create_app
 
@@ -42,25 +40,8 @@ def _worker_id() -> str:
 @pytest.fixture(scope="session")
 def settings() -> Iterator[Settings]:
     base = load_settings({**os.environ, "BUURTGEZINNEN_ENV": "test"})
-    owner_url = make_url(base.database_url)
-    # Unique per run and per xdist worker: concurrent runs on one server never share a database.
-    test_db = f"bg_test_{_worker_id()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(owner_url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{test_db}"'))
-    database_url = owner_url.set(database=test_db).render_as_string(hide_password=False)
-    app_database_url = make_url(base.app_database_url).set(database=test_db).render_as_string(hide_password=False)
-    migrate(database_url, app_database_url)
-    yield replace(
-        base,
-        environment=Environment.TEST,
-        database_url=database_url,
-        app_database_url=app_database_url,
-        redis_namespace=f"bgtest-{_worker_id()}-{uuid.uuid4().hex[:8]}",
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{test_db}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(base, prefix=f"bg_test_{_worker_id()}") as test_settings:
+        yield test_settings
 
 
 @pytest.fixture(scope="session")

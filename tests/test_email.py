@@ -21,6 +21,7 @@ from jinja2.exceptions import SecurityError
 from sqlalchemy import func, select
 
 from config.settings import Settings
+from devstack.celery_processes import CeleryProcess, celery_process, wait_until
 from domain.email.models import EmailStatus, OutboundEmail
 from domain.email.rendering import EmailTemplateError, environment, render_email, template_exists
 from domain.email.services import email_dedupe_key, queue_email
@@ -32,7 +33,6 @@ from tenants.db import db
 from tenants.models import Tenant
 from tenants.services import use_tenant
 from tests.conftest import Factory
-from tests.processes import CeleryProcess, celery_process, wait_until
 from tests.smtp_sink import SmtpSink, free_port, smtp_sink  # noqa: F401 - the fixture
 from web.app import create_app
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from config.settings import Settings
 from devstack import redis_server
+from devstack.celery_processes import CeleryProcess, celery_process, wait_until
 from domain.health.services import record_worker_heartbeat
 from domain.outbox import relay
 from domain.outbox.models import JobStatus, OutboxJob
@@ -46,7 +47,6 @@ from tenants.db import db
 from tenants.schema import migrate
 from tenants.services import use_tenant
 from tests.conftest import Factory, Gemeente
-from tests.processes import CeleryProcess, celery_process, wait_until
 from web.app import create_app
 
 WAIT_SECONDS = 60

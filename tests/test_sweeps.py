@@ -19,6 +19,7 @@ from flask import Flask
 from sqlalchemy import create_engine, event, pool, select, text
 
 from config.settings import Settings
+from devstack.celery_processes import celery_process, wait_until
 from domain.email.models import OutboundEmail
 from domain.outbox.models import OutboxJob
 from domain.sweeps import SWEEPS
@@ -27,7 +28,6 @@ from domain.sweeps.invitation_reminders import INVITATION_REMINDERS, REMIND_AFTE
 from tenants.db import db
 from tenants.models import TenantStatus
 from tenants.services import set_tenant_status, use_tenant
-from tests.processes import celery_process, wait_until
 from tests.test_invitations import NEW_PASSWORD, in_tenant, invite, mails, new_client, post_password, set_token_times
 from web.app import create_app
 from worker.schedule import beat_schedule

@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 
 from config.settings import Settings
+from devstack.celery_processes import CeleryProcess, celery_process
 from domain.health.services import heartbeat_key
-from tests.processes import CeleryProcess, celery_process
 from web.app import create_app
 from worker.celery_app import celery_init_app
 

@@ -1,4 +1,4 @@
-"""Real Celery worker and beat processes for tests, started against the test database and Redis."""
+"""Real Celery worker and beat processes, started against given settings: for the tests and make bench."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class CeleryProcess:
 
 
 @contextmanager
-def celery_process(settings: Settings, role: str = "worker", *, concurrency: int = 1,
+def celery_process(settings: Settings, role: str = "worker", *, concurrency: int = 1, app: str = "worker.main",
                    **env_overrides: str) -> Iterator[CeleryProcess]:
     """Start ``celery worker`` or ``celery beat`` for this test run; stopped (or killed) on exit."""
     log_file = tempfile.NamedTemporaryFile(prefix=f"celery-{role}-", suffix=".log", delete=False)
@@ -94,7 +94,7 @@ def celery_process(settings: Settings, role: str = "worker", *, concurrency: int
         arguments = ["beat", "--loglevel", "INFO", "--schedule", str(schedule)]
         ready = "beat: Starting"
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker.main", *arguments],
+        [sys.executable, "-m", "celery", "-A", app, *arguments],
         cwd=PROJECT_ROOT,
         env=process_environment(settings, **env_overrides),
         stdout=log_file,
@@ -117,9 +117,13 @@ def celery_process(settings: Settings, role: str = "worker", *, concurrency: int
         os.unlink(log_file.name)
 
 
-def wait_until(condition, *, seconds: float = 60, interval: float = 0.2, message: str = "condition") -> None:
-    """Poll ``condition`` until it is truthy; fail (not hang) after ``seconds``."""
+def wait_until(condition, *, seconds: float = 60, interval: float = 0.2, message: str = "condition",
+               process: CeleryProcess | None = None) -> None:
+    """Poll ``condition`` until it is truthy; fail (not hang) after ``seconds`` or if ``process`` dies."""
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {message}"
+        if process is not None and not process.alive():
+            raise AssertionError(f"celery died while waiting for {message}:\n{process.log()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
         time.sleep(interval)

@@ -3,10 +3,21 @@
 from domain.accounts.models import AccountToken, NationalUser, StaffUser
 from domain.audit.models import AuditEvent, NationalAuditEvent
 from domain.email.models import OutboundEmail
+from domain.families.models import (
+    Consent,
+    Family,
+    FamilyMember,
+    FamilyNote,
+    FamilyStatusChange,
+    IntakeVisit,
+    PublicListing,
+    SupportType,
+)
 from domain.outbox.models import OutboxJob
 from tenants.models import Tenant
 
 __all__ = [
-    "AccountToken", "AuditEvent", "NationalAuditEvent", "NationalUser", "OutboundEmail", "OutboxJob",
-    "StaffUser", "Tenant",
+    "AccountToken", "AuditEvent", "Consent", "Family", "FamilyMember", "FamilyNote", "FamilyStatusChange",
+    "IntakeVisit", "NationalAuditEvent", "NationalUser", "OutboundEmail", "OutboxJob", "PublicListing",
+    "StaffUser", "SupportType", "Tenant",
 ]

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg.errors
@@ -28,6 +28,16 @@ from domain.accounts.models import AccountToken, StaffUser
 from domain.audit.models import AuditEvent
 from domain.audit.services import SYSTEM, record
 from domain.email.models import OutboundEmail
+from domain.families.models import (
+    Consent,
+    Family,
+    FamilyMember,
+    FamilyNote,
+    FamilyStatusChange,
+    IntakeVisit,
+    PublicListing,
+    SupportType,
+)
 from domain.outbox.services import enqueue
 from tenants.access import NotFoundError, get_for_tenant
 from tenants.db import TENANT_SETTING, Base, TenantScoped, db, set_session_tenant
@@ -98,6 +108,47 @@ def _create_account_token(make: Factory, gemeente: Gemeente) -> int:
         return token.id
 
 
+FAMILY_VALUES = {"kind": "vraag", "status": "aangemeld", "postcode": "9201 AB", "pc4": "9201",
+                 "referral_source": "zelf", "support_codes": [], "availability": {}, "competence": {},
+                 "distance_preference": "geen_voorkeur"}
+
+
+def _create_family(make: Factory, gemeente: Gemeente) -> int:
+    with acting_for(make.app, gemeente.id):
+        family = Family(tenant_id=gemeente.id, **FAMILY_VALUES)
+        db.session.add(family)
+        db.session.commit()
+        return family.id
+
+
+def _create_support_type(make: Factory, gemeente: Gemeente) -> int:
+    with acting_for(make.app, gemeente.id):
+        row = SupportType(tenant_id=gemeente.id, code=f"probe-{uuid.uuid4().hex[:8]}", label="Probe", position=99)
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def _some_family(tenant_id: int):
+    """A family of that tenant, visible only in its own context (as with users above)."""
+    return select(func.min(Family.id)).where(Family.tenant_id == tenant_id).scalar_subquery()
+
+
+def _family_child_builder(model, **values) -> RowBuilder:
+    """Builder for a table hanging off a family: created through the ORM for the tenant's family."""
+
+    def create(make: Factory, gemeente: Gemeente) -> int:
+        family_id = _create_family(make, gemeente)
+        with acting_for(make.app, gemeente.id):
+            row = model(tenant_id=gemeente.id, family_id=family_id, **values)
+            db.session.add(row)
+            db.session.commit()
+            return row.id
+
+    return RowBuilder(create=create,
+                      values=lambda tenant_id: {"tenant_id": tenant_id, "family_id": _some_family(tenant_id), **values})
+
+
 @dataclass(frozen=True)
 class RowBuilder:
     # Makes a row for the tenant through the application's own code path; returns its id.
@@ -141,6 +192,21 @@ ROW_BUILDERS: dict[str, RowBuilder] = {
                                   "user_id": select(func.min(StaffUser.id))
                                   .where(StaffUser.tenant_id == tenant_id).scalar_subquery(),
                                   "token_hash": uuid.uuid4().hex, "expires_at": FAR_FUTURE},
+    ),
+    "families": RowBuilder(
+        create=_create_family,
+        values=lambda tenant_id: {"tenant_id": tenant_id, **FAMILY_VALUES},
+    ),
+    "family_members": _family_child_builder(FamilyMember, role="kind", first_name="Probe", birth_year=2018),
+    "family_status_changes": _family_child_builder(FamilyStatusChange, to_status="aangemeld"),
+    "family_notes": _family_child_builder(FamilyNote, body="probe"),
+    "family_consents": _family_child_builder(Consent, kind="verwerking", text_version="probe", given_by="gezin"),
+    "intake_visits": _family_child_builder(IntakeVisit, visited_on=date(2026, 1, 5)),
+    "public_listings": _family_child_builder(PublicListing, title="Probe", situation="probe", looking_for="probe"),
+    "support_types": RowBuilder(
+        create=_create_support_type,
+        values=lambda tenant_id: {"tenant_id": tenant_id, "code": f"probe-{uuid.uuid4().hex[:8]}",
+                                  "label": "Probe", "position": 99, "active": True},
     ),
 }
 
@@ -355,8 +421,9 @@ def test_app_role_cannot_bypass_rls(app, owner_engine):
 @pytest.fixture
 def pair(make: Factory):
     a, b = make.tenant(), make.tenant()
-    make.user(a)  # rows that reference a user (account tokens) need one in the tenant
-    make.user(b)
+    for gemeente in (a, b):
+        make.user(gemeente)  # rows that reference a user (account tokens) need one in the tenant
+        _create_family(make, gemeente)  # likewise rows that hang off a family
     return a, b
 
 

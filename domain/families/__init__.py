@@ -1,0 +1,1 @@
+"""Families: vraaggezinnen and steungezinnen, their households, intake, consent and public listings."""

@@ -78,12 +78,17 @@ def _register_blueprints(app: Flask) -> None:
     from web.auth.routes import national_auth, tenant_auth
     from web.health import health
     from web.national.routes import national
+    from web.public.listings import listings
+    from web.public.registration import registration
     from web.public.routes import public
+    from web.staff.families import families
+    from web.staff.family_admin import family_admin
     from web.site import site
     from web.staff.messages import messages
     from web.staff.routes import staff
 
-    for blueprint in (site, health, national_auth, national, tenant_auth, staff, messages, public):
+    for blueprint in (site, health, national_auth, national, tenant_auth, staff, messages, families, family_admin,
+                      registration, listings, public):
         app.register_blueprint(blueprint)
 
 

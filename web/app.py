@@ -81,9 +81,9 @@ def _register_blueprints(app: Flask) -> None:
     from web.public.listings import listings
     from web.public.registration import registration
     from web.public.routes import public
+    from web.site import site
     from web.staff.families import families
     from web.staff.family_admin import family_admin
-    from web.site import site
     from web.staff.messages import messages
     from web.staff.routes import staff
 

@@ -54,6 +54,9 @@ class Settings:
     outbox_retry_base_seconds: int
     # How often beat looks for due outbox rows that were not handed over at commit.
     outbox_sweep_seconds: int
+    # Postcode lookup for registrations: "pc4" (offline GeoNames table) or "pdok" (PDOK Locatieserver,
+    # falling back to the offline table when it cannot be reached). Either way only PC4 precision is kept.
+    geocoder: str = "pc4"
 
     @property
     def is_demo(self) -> bool:
@@ -110,6 +113,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         outbox_lease_seconds=_parse_int(environ, "OUTBOX_LEASE_SECONDS", 300, minimum=1, maximum=24 * 3600),
         outbox_retry_base_seconds=_parse_int(environ, "OUTBOX_RETRY_BASE_SECONDS", 30, minimum=0, maximum=3600),
         outbox_sweep_seconds=_parse_int(environ, "OUTBOX_SWEEP_SECONDS", 5, minimum=1, maximum=3600),
+        geocoder=_parse_choice(environ, "GEOCODER", ("pc4", "pdok"), default="pc4"),
     )
 
 

@@ -25,6 +25,8 @@ DEFAULT_TENANT_SETTINGS: dict[str, Any] = {
     "guidance_term_months": 24,
     "vog_renewal_months": 36,
     "savings_per_koppeling_eur": 5500,
+    # A family afgemeld this long ago is anonymised by the family_retention sweep (AVG).
+    "family_retention_months": 24,
 }
 
 

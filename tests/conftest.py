@@ -25,12 +25,14 @@ from devstack.scratch import scratch_database
 from domain.accounts.models import NationalRole, TenantRole
 from domain.accounts.services import create_national_user, create_staff_user
 from domain.audit.services import SYSTEM
+from domain.demo.services import DEMO_TENANTS
 from tenants.db import db
 from tenants.models import Tenant
 from tenants.services import create_tenant, use_tenant
 from web.app import create_app
 
 PASSWORD = "een-lang-testwachtwoord"
+DEMO_GEMEENTECODES = frozenset(demo.gemeentecode for demo in DEMO_TENANTS)
 
 
 def _worker_id() -> str:
@@ -98,7 +100,8 @@ class Factory:
         with self.app.app_context():
             # CBS codes are unique; draw them from a per-process range so parallel workers differ.
             code = f"{(next(_codes) * 7 + hash(_worker_id())) % 10000:04d}"
-            while db.session.query(Tenant).filter_by(gemeentecode=code).first():
+            # Never take a demo gemeente's code: seed_demo() must still be able to create it later.
+            while code in DEMO_GEMEENTECODES or db.session.query(Tenant).filter_by(gemeentecode=code).first():
                 code = f"{(int(code) + 1) % 10000:04d}"
             tenant = create_tenant(slug=f"gem-{suffix}", name=name or f"Gemeente {suffix}", gemeentecode=code)
             db.session.commit()

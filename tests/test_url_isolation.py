@@ -22,6 +22,7 @@ from domain.accounts.models import TenantRole
 from domain.accounts.services import create_staff_user
 from domain.audit.services import SYSTEM
 from domain.email.models import OutboundEmail
+from domain.families.models import Family, FamilyMember, FamilyNote
 from domain.outbox.models import OutboxJob
 from tenants.db import db
 from tenants.models import Tenant
@@ -45,6 +46,7 @@ class World:
     b_secret_email: str
     b_secret_id: int
     b_ids: dict[str, int]
+    b_family_name: str = ""
 
     @property
     def a(self):
@@ -61,6 +63,7 @@ class World:
             self.tenants["b_admin"].email,
             self.b_secret_email,
             self.b_secret_name,
+            *([self.b_family_name] if self.b_family_name else []),
         ]
 
 
@@ -72,6 +75,7 @@ ID_FILLERS: dict[str, tuple[str, Callable[[World], int | str]]] = {
     "user_id": ("int", lambda world: world.tenants["b_admin"].id),
     "email_id": ("int", lambda world: world.b_ids["email_id"]),
     "job_id": ("int", lambda world: world.b_ids["job_id"]),
+    "family_id": ("int", lambda world: world.b_ids["family_id"]),
 }
 
 
@@ -93,10 +97,22 @@ def world(app: Flask, two_tenants) -> World:
                         dedupe_key=f"probe-{uuid.uuid4().hex}", status="failed", attempts=1, max_attempts=1,
                         last_error=f"550 geweigerd voor {email}")
         db.session.add(job)
+        # A family of B's, with a name only B's pages could show.
+        family_name = f"Geheimgezin{uuid.uuid4().hex[:8]}"
+        family = Family(tenant_id=two_tenants["b"].id, kind="vraag", status="aangemeld", postcode="9201 AB",
+                        pc4="9201", place="Drachten", referral_source="zelf", email=f"gezin-{email}")
+        db.session.add(family)
+        db.session.flush()
+        db.session.add_all([
+            FamilyMember(tenant_id=two_tenants["b"].id, family_id=family.id, role="volwassene",
+                         first_name=family_name, last_name="Geheim", birth_year=1985, is_contact=True),
+            FamilyNote(tenant_id=two_tenants["b"].id, family_id=family.id, body=f"Notitie over {family_name}"),
+        ])
         db.session.commit()
-        user_id, b_ids = user.id, {"email_id": mail.id, "job_id": job.id}
+        user_id = user.id
+        b_ids = {"email_id": mail.id, "job_id": job.id, "family_id": family.id}
         db.session.remove()
-    return World(two_tenants, name, email, user_id, b_ids)
+    return World(two_tenants, name, email, user_id, b_ids, family_name)
 
 
 def new_client(app: Flask) -> FlaskClient:
@@ -152,9 +168,9 @@ def send(client: FlaskClient, method: str, url: str, token: str):
 
 
 def assert_no_b_data(response, world: World, where: str) -> None:
-    body = response.get_data(as_text=True)
+    body = response.get_data()  # bytes: downloads (xlsx, csv) are walked too
     for marker in world.b_markers():
-        assert marker not in body, f"{where} shows tenant B's {marker!r}"
+        assert marker.encode() not in body, f"{where} shows tenant B's {marker!r}"
 
 
 def b_users_snapshot(settings, world: World) -> list[tuple]:
@@ -165,8 +181,16 @@ def b_users_snapshot(settings, world: World) -> list[tuple]:
                  "WHERE tenant_id = :t ORDER BY id"), {"t": world.b.id}
         ).all()
         audit = connection.scalar(text("SELECT count(*) FROM audit_events WHERE tenant_id = :t"), {"t": world.b.id})
+        families = connection.execute(
+            text("SELECT f.id, f.status, f.support_codes, f.availability::text, "
+                 "(SELECT count(*) FROM family_members m WHERE m.family_id = f.id), "
+                 "(SELECT count(*) FROM family_notes n WHERE n.family_id = f.id), "
+                 "(SELECT count(*) FROM intake_visits v WHERE v.family_id = f.id), "
+                 "(SELECT count(*) FROM family_status_changes c WHERE c.family_id = f.id) "
+                 "FROM families f WHERE f.tenant_id = :t ORDER BY f.id"), {"t": world.b.id}
+        ).all()
     engine.dispose()
-    return [tuple(row) for row in rows] + [("audit events", audit)]
+    return [tuple(row) for row in rows] + [("audit events", audit)] + [tuple(row) for row in families]
 
 
 @pytest.fixture
@@ -240,7 +264,8 @@ def test_admin_sees_own_users_but_not_b(world, signed_in):
 # --- every URL of tenant B, and every national URL, as A's coordinator -------------------------------
 
 # Pages anyone may open (login forms, the public page): 200 is fine, B's data still never shows.
-PUBLIC_ENDPOINTS = {"public.index", "auth.login", "national_auth.login", "auth.password_forgotten"}
+PUBLIC_ENDPOINTS = {"public.index", "auth.login", "national_auth.login", "auth.password_forgotten",
+                    "registration.vraaggezin", "registration.steungezin", "registration.thanks", "listings.index"}
 
 
 def sweep(app: Flask, client: FlaskClient, token: str, world: World, prefix: str, slug: str | None,
@@ -337,7 +362,7 @@ def test_a_view_without_declared_roles_is_refused(settings, make):
 def test_a_route_with_an_unknown_parameter_fails_the_walk(world):
     """A new route with an id this file cannot fill must not be skipped silently."""
     with pytest.raises(pytest.fail.Exception, match="ID_FILLERS"):
-        id_values(Rule("/<slug>/app/gezinnen/<int:family_id>"), world)
+        id_values(Rule("/<slug>/app/ergens/<int:nooit_gevuld_id>"), world)
     assert id_values(Rule("/<slug>/app/gebruikers/<int:user_id>"), world) == (
         {"user_id": world.tenants["b_admin"].id}, {"user_id": MISSING_ID},
     )

@@ -84,11 +84,12 @@ def _register_blueprints(app: Flask) -> None:
     from web.site import site
     from web.staff.families import families
     from web.staff.family_admin import family_admin
+    from web.staff.listing_editor import listing_editor
     from web.staff.messages import messages
     from web.staff.routes import staff
 
     for blueprint in (site, health, national_auth, national, tenant_auth, staff, messages, families, family_admin,
-                      registration, listings, public):
+                      listing_editor, registration, listings, public):
         app.register_blueprint(blueprint)
 
 

@@ -12,6 +12,7 @@ from domain.accounts.services import (
     find_staff_user,
 )
 from domain.audit.services import SYSTEM
+from domain.demo.families import seed_demo_families
 from tenants.db import db
 from tenants.models import Tenant
 from tenants.services import create_tenant, tenant_by_slug, use_tenant
@@ -60,6 +61,8 @@ def seed_demo() -> list[str]:
                     password=DEMO_PASSWORD, totp_secret=DEMO_TOTP_SECRET, actor=SYSTEM,
                 )
                 created.append(f"gebruiker {email}")
+        if made := seed_demo_families(tenant.id, demo.slug, demo.gemeentecode):
+            created.append(f"{made} demogezinnen in {demo.slug}")
     use_tenant(None)
     for email, name, role in DEMO_NATIONAL:
         if find_national_user(email) is None:

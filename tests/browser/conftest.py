@@ -12,7 +12,7 @@ from pathlib import Path
 import pyotp
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 from werkzeug.serving import make_server
 
 from domain.demo.services import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_demo
@@ -91,3 +91,13 @@ class DemoLogin:
 @pytest.fixture(scope="session")
 def demo_login(demo) -> DemoLogin:
     return DemoLogin()
+
+
+@pytest.fixture
+def context(browser: Browser, live_server: str, demo) -> Iterator[BrowserContext]:
+    context = browser.new_context(base_url=live_server, locale="nl-NL")
+    context.set_default_timeout(10_000)
+    try:
+        yield context
+    finally:
+        context.close()

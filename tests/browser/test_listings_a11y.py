@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_accessibility import assert_accessible, context, page  # noqa: F401 - fixtures
+from tests.browser.test_accessibility import assert_accessible, page  # noqa: F401 - page is a fixture
 
 pytestmark = pytest.mark.browser
 

@@ -45,7 +45,7 @@ def test_valid_environment_loads():
         ({"DATABASE_URL": "   "}, "DATABASE_URL"),
         ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
         ({"DATABASE_URL": "postgresql://u@h"}, "DATABASE_URL"),
-        ({"APP_DATABASE_URL": "sqlite:///x.db"}, "APP_DATABASE_URL"),
+        ({"APP_DATABASE_URL": "mysql://app@localhost/x"}, "APP_DATABASE_URL"),
         ({"REDIS_URL": None}, "REDIS_URL"),
         ({"REDIS_URL": "http://127.0.0.1:6379/0"}, "REDIS_URL"),
         ({"REDIS_URL": "memcached://127.0.0.1"}, "REDIS_URL"),

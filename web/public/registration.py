@@ -85,7 +85,7 @@ def _handle(kind: FamilyKind, form_class: type[RegistrationForm]):
     db.session.commit()  # the defaults, if they were missing; nothing else is open yet
 
     form = form_class()
-    form.support_codes.choices = [(t.code, t.label) for t in support_types]
+    form.support_codes.choices = {t.code: t.label for t in support_types}
     _label_rows(form, kind)
     if request.method == "POST":
         if (form.website.data or "").strip():

@@ -27,14 +27,15 @@ from domain.families.registration import MAX_ADULTS, MAX_CHILDREN
 
 _YEAR = re.compile(r"^\s*[0-9]{4}\s*$")
 
-REFERRAL_CHOICES = [
-    (ReferralSource.SELF.value, _l("Ik kwam er zelf op")),
-    (ReferralSource.BUURTTEAM.value, _l("Via het buurtteam")),
-    (ReferralSource.CONSULTATIEBUREAU.value, _l("Via het consultatiebureau")),
-    (ReferralSource.SCHOOL.value, _l("Via school")),
-    (ReferralSource.HUISARTS.value, _l("Via de huisarts")),
-    (ReferralSource.OTHER.value, _l("Anders")),
-]
+# {value: label}: the shape WTForms keeps (tuples are deprecated).
+REFERRAL_CHOICES = {
+    ReferralSource.SELF.value: _l("Ik kwam er zelf op"),
+    ReferralSource.BUURTTEAM.value: _l("Via het buurtteam"),
+    ReferralSource.CONSULTATIEBUREAU.value: _l("Via het consultatiebureau"),
+    ReferralSource.SCHOOL.value: _l("Via school"),
+    ReferralSource.HUISARTS.value: _l("Via de huisarts"),
+    ReferralSource.OTHER.value: _l("Anders"),
+}
 
 
 def _max(n: int):
@@ -89,7 +90,7 @@ class RegistrationForm(FlaskForm):
                          description=_l("In je eigen woorden. Bijvoorbeeld: één middag in de week opvang na "
                                         "school, of iemand die mee gaat naar zwemles."))
     support_codes = SelectMultipleField(_l("Waar zou een steungezin bij kunnen helpen? (niet verplicht)"),
-                                        choices=[], validate_choice=False)
+                                        choices={}, validate_choice=False)
     availability = TextAreaField(_l("Wanneer zou steun het meest helpen? (niet verplicht)"), validators=[_max(2000)],
                                  description=_l("Bijvoorbeeld: woensdagmiddag, of af en toe een weekend."))
 
@@ -116,7 +117,7 @@ class SteungezinForm(RegistrationForm):
     wish = TextAreaField(_l("Wat zouden jullie graag doen voor een ander gezin?"), validators=[_max(4000)],
                          description=_l("In je eigen woorden. Bijvoorbeeld: een kind één middag in de week "
                                         "opvangen, of samen iets leuks doen."))
-    support_codes = SelectMultipleField(_l("Wat kunnen jullie bieden? (niet verplicht)"), choices=[],
+    support_codes = SelectMultipleField(_l("Wat kunnen jullie bieden? (niet verplicht)"), choices={},
                                         validate_choice=False)
     availability = TextAreaField(_l("Wanneer hebben jullie tijd? (niet verplicht)"), validators=[_max(2000)],
                                  description=_l("Bijvoorbeeld: elke woensdagmiddag, of één weekend per maand."))

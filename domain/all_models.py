@@ -14,10 +14,11 @@ from domain.families.models import (
     SupportType,
 )
 from domain.outbox.models import OutboxJob
+from domain.vog.models import VogRecord
 from tenants.models import Tenant
 
 __all__ = [
     "AccountToken", "AuditEvent", "Consent", "Family", "FamilyMember", "FamilyNote", "FamilyStatusChange",
     "IntakeVisit", "NationalAuditEvent", "NationalUser", "OutboundEmail", "OutboxJob", "PublicListing",
-    "StaffUser", "SupportType", "Tenant",
+    "StaffUser", "SupportType", "Tenant", "VogRecord",
 ]

@@ -39,6 +39,7 @@ from domain.families.models import (
     SupportType,
 )
 from domain.outbox.services import enqueue
+from domain.vog.models import VogRecord
 from tenants.access import NotFoundError, get_for_tenant
 from tenants.db import TENANT_SETTING, Base, TenantScoped, db, set_session_tenant
 from tenants.rls import POLICY_NAME
@@ -149,6 +150,29 @@ def _family_child_builder(model, **values) -> RowBuilder:
                       values=lambda tenant_id: {"tenant_id": tenant_id, "family_id": _some_family(tenant_id), **values})
 
 
+def _create_vog_record(make: Factory, gemeente: Gemeente) -> int:
+    family_id = _create_family(make, gemeente)
+    with acting_for(make.app, gemeente.id):
+        member = FamilyMember(tenant_id=gemeente.id, family_id=family_id, role="volwassene", first_name="Probe",
+                              birth_year=1980)
+        db.session.add(member)
+        db.session.flush()
+        row = VogRecord(tenant_id=gemeente.id, family_id=family_id, member_id=member.id, status="nodig")
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def _vog_values(tenant_id: int) -> dict[str, Any]:
+    """A raw VOG row for a member of that tenant that has none yet (the member id is unique per VOG)."""
+    free_member = (select(func.min(FamilyMember.id))
+                   .where(FamilyMember.tenant_id == tenant_id,
+                          FamilyMember.id.not_in(select(VogRecord.member_id).where(VogRecord.tenant_id == tenant_id)))
+                   .scalar_subquery())
+    family = select(FamilyMember.family_id).where(FamilyMember.id == free_member).scalar_subquery()
+    return {"tenant_id": tenant_id, "family_id": family, "member_id": free_member, "status": "nodig"}
+
+
 @dataclass(frozen=True)
 class RowBuilder:
     # Makes a row for the tenant through the application's own code path; returns its id.
@@ -203,6 +227,7 @@ ROW_BUILDERS: dict[str, RowBuilder] = {
     "family_consents": _family_child_builder(Consent, kind="verwerking", text_version="probe", given_by="gezin"),
     "intake_visits": _family_child_builder(IntakeVisit, visited_on=date(2026, 1, 5)),
     "public_listings": _family_child_builder(PublicListing, title="Probe", situation="probe", looking_for="probe"),
+    "vog_records": RowBuilder(create=_create_vog_record, values=_vog_values),
     "support_types": RowBuilder(
         create=_create_support_type,
         values=lambda tenant_id: {"tenant_id": tenant_id, "code": f"probe-{uuid.uuid4().hex[:8]}",
@@ -423,7 +448,11 @@ def pair(make: Factory):
     a, b = make.tenant(), make.tenant()
     for gemeente in (a, b):
         make.user(gemeente)  # rows that reference a user (account tokens) need one in the tenant
-        _create_family(make, gemeente)  # likewise rows that hang off a family
+        family_id = _create_family(make, gemeente)  # likewise rows that hang off a family
+        with acting_for(make.app, gemeente.id):  # and a member without a VOG, for raw VOG rows
+            db.session.add(FamilyMember(tenant_id=gemeente.id, family_id=family_id, role="volwassene",
+                                        first_name="Probe", birth_year=1980))
+            db.session.commit()
     return a, b
 
 

@@ -24,6 +24,7 @@ from domain.audit.services import SYSTEM
 from domain.email.models import OutboundEmail
 from domain.families.models import Family, FamilyMember, FamilyNote
 from domain.outbox.models import OutboxJob
+from domain.vog.models import VogRecord
 from tenants.db import db
 from tenants.models import Tenant
 from tenants.services import use_tenant
@@ -76,6 +77,7 @@ ID_FILLERS: dict[str, tuple[str, Callable[[World], int | str]]] = {
     "email_id": ("int", lambda world: world.b_ids["email_id"]),
     "job_id": ("int", lambda world: world.b_ids["job_id"]),
     "family_id": ("int", lambda world: world.b_ids["family_id"]),
+    "vog_id": ("int", lambda world: world.b_ids["vog_id"]),
 }
 
 
@@ -103,14 +105,18 @@ def world(app: Flask, two_tenants) -> World:
                         pc4="9201", place="Drachten", referral_source="zelf", email=f"gezin-{email}")
         db.session.add(family)
         db.session.flush()
+        member = FamilyMember(tenant_id=two_tenants["b"].id, family_id=family.id, role="volwassene",
+                              first_name=family_name, last_name="Geheim", birth_year=1985, is_contact=True)
         db.session.add_all([
-            FamilyMember(tenant_id=two_tenants["b"].id, family_id=family.id, role="volwassene",
-                         first_name=family_name, last_name="Geheim", birth_year=1985, is_contact=True),
+            member,
             FamilyNote(tenant_id=two_tenants["b"].id, family_id=family.id, body=f"Notitie over {family_name}"),
         ])
+        db.session.flush()
+        vog = VogRecord(tenant_id=two_tenants["b"].id, family_id=family.id, member_id=member.id, status="nodig")
+        db.session.add(vog)
         db.session.commit()
         user_id = user.id
-        b_ids = {"email_id": mail.id, "job_id": job.id, "family_id": family.id}
+        b_ids = {"email_id": mail.id, "job_id": job.id, "family_id": family.id, "vog_id": vog.id}
         db.session.remove()
     return World(two_tenants, name, email, user_id, b_ids, family_name)
 

@@ -12,6 +12,7 @@ from datetime import date
 from domain.audit.services import Actor, record
 from domain.families.models import Family, FamilyMember, MemberRole
 from domain.families.records import local_today, members_of
+from domain.vog.services import ensure_vog_records
 from tenants.db import db
 
 EARLIEST_YEAR = 1900
@@ -134,5 +135,6 @@ def update_household(family: Family, edits: list[MemberEdit], new: NewMember | N
     if not (changed or removed or added_id):
         return
     db.session.flush()
+    ensure_vog_records(family, today=today, actor=actor)  # steungezin: a new adult, or a child now 18
     record("family.household_changed", actor, object_type="family", object_id=family.id,
            details={"changed": sorted(changed), "removed": sorted(removed), "added": added_id})

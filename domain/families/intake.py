@@ -20,6 +20,7 @@ from domain.families.models import DistancePreference, Family, FamilyKind, Famil
 from domain.families.records import local_today
 from domain.families.status import change_status
 from domain.families.support_types import support_labels
+from domain.vog.services import ensure_vog_records
 from tenants.db import db
 
 WEEKDAYS = (("ma", "maandag"), ("di", "dinsdag"), ("wo", "woensdag"), ("do", "donderdag"), ("vr", "vrijdag"))
@@ -182,6 +183,7 @@ def save_intake(family: Family, visit: VisitInput | None, profile: ProfileInput,
            details={"visit_id": new_visit.id if new_visit else None})
     if new_visit is not None and family.status == FamilyStatus.AANGEMELD:
         change_status(family, FamilyStatus.INTAKE, actor)
+    ensure_vog_records(family, today=today, actor=actor)  # steungezin: a child in it may have turned 18
     db.session.flush()
     return new_visit
 

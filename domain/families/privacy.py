@@ -30,6 +30,7 @@ from domain.families.models import (
     MemberRole,
     PublicListing,
 )
+from domain.vog.models import VogRecord
 from tenants.db import db
 
 ANONYMISED_NAME = "geanonimiseerd"
@@ -89,6 +90,7 @@ def family_export(family: Family) -> dict[str, Any]:
         "notes": rows(FamilyNote, FamilyNote.created_at),
         "intake_visits": rows(IntakeVisit, IntakeVisit.visited_on),
         "public_listing": as_dict(listing) if listing is not None else None,
+        "vog_records": rows(VogRecord),
         "emails": [as_dict(email) for email in _emails_to(family.email)],
         "audit_events": [as_dict(event) for event in _audit_about(family.id)],
     }
@@ -131,6 +133,7 @@ def anonymise_family(family: Family, actor: Actor, now: datetime, *, reason: str
             consent.given_by = ANONYMISED_NAME
     db.session.execute(delete(FamilyNote).where(FamilyNote.family_id == family.id))
     db.session.execute(delete(PublicListing).where(PublicListing.family_id == family.id))
+    db.session.execute(delete(VogRecord).where(VogRecord.family_id == family.id))  # dates about named adults
 
     # The mails sent to the family hold its name and address; blank them unless another (not
     # anonymised) family of this gemeente still uses the same address.

@@ -34,6 +34,7 @@ from domain.families.models import (
     SupportType,
 )
 from domain.geo.geocoder import Geocoder, Location, Pc4Geocoder, PostcodeError
+from domain.vog.services import ensure_vog_records
 from tenants.db import db
 from tenants.models import Tenant
 
@@ -201,6 +202,7 @@ def register_family(
     status.record_registration(family, Actor(id=None, label=referrer if data.by_professional else FORM_LABEL,
                                              ip=actor.ip, extra=actor.extra))
     db.session.flush()
+    ensure_vog_records(family, today=today)  # steungezin: every adult needs a VOG
     queued = _queue_confirmations(tenant, family, data, adults[0], referrer)
     return RegistrationResult(family=family, emails_queued=queued, notes=notes)
 

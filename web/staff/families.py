@@ -52,6 +52,8 @@ from domain.families.records import (
 )
 from domain.families.status import STATUS_LABELS, StatusError, allowed_next, change_status
 from domain.families.support_types import active_support_types, ensure_default_support_types, support_labels
+from domain.vog.services import STATUS_LABELS as VOG_LABELS
+from domain.vog.services import vog_rows
 from tenants.access import get_for_tenant
 from tenants.db import db
 from web.access import guard_blueprint, roles_allowed
@@ -157,7 +159,8 @@ def _render_detail(family_id: int, *, status_form: StatusForm | None = None, not
         "web/staff/families/detail.html", record=record, family=record.family,
         status_form=_status_form(record.family, status_form), note_form=note_form or NoteForm(),
         confirm=ConfirmForm(), age_of=age_of, slots=availability_slots(record.family.availability),
-        **_labels(),
+        vogs=vog_rows(family_id=family_id) if record.family.kind == FamilyKind.STEUN else [],
+        vog_labels=VOG_LABELS, **_labels(),
     )
 
 

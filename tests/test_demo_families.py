@@ -182,3 +182,11 @@ def test_demo_plans_are_deterministic():
 
     assert plan_summary("buurtgezinnen-demo-aalsmeer") == plan_summary("buurtgezinnen-demo-aalsmeer")
     assert plan_summary("buurtgezinnen-demo-aalsmeer") != plan_summary("buurtgezinnen-demo-purmerend")
+
+
+def test_demo_steungezinnen_have_vogs_in_several_stages(seeded):
+    from domain.vog.models import VogRecord
+
+    use_tenant(tenant_by_slug("smallingerland"))
+    statuses = [str(status) for status in db.session.scalars(select(VogRecord.status))]
+    assert {"nodig", "aangevraagd", "ontvangen"} <= set(statuses), statuses

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 
 from domain.accounts.models import StaffUser
+from domain.audit.services import Actor
 from domain.families.intake import DAYPARTS, WEEKDAYS, build_availability, build_competence
 from domain.families.listings import PUBLICATION_CONSENT_VERSION, validate_listing
 from domain.families.models import (
@@ -35,6 +36,7 @@ from domain.families.models import (
 )
 from domain.families.support_types import ensure_default_support_types, support_labels
 from domain.geo.geocoder import DATA_FILE, Pc4Geocoder
+from domain.vog.services import ensure_vog_records, record_received, request_vog
 from tenants.db import db
 
 DEMO_EMAIL_DOMAIN = "demo-gezin.example.org"
@@ -371,6 +373,21 @@ def _create(plan: Plan, rng: random.Random, now: datetime, tenant_id: int, slug:
             raise ValueError(f"demo listing of {slug} breaks the rules: {errors}")
         db.session.add(PublicListing(tenant_id=tenant_id, family_id=family.id, published_at=consented_at, **texts))
     db.session.flush()
+    if plan.kind == FamilyKind.STEUN and plan.status != S.AFGEMELD:
+        _demo_vogs(family, rng, now.date(), Actor(id=coordinator_id, label=coordinator_label))
+
+
+def _demo_vogs(family: Family, rng: random.Random, today: date, actor: Actor) -> None:
+    """VOGs in every stage: most received (some due for renewal soon), some requested, some missing."""
+    for vog in ensure_vog_records(family, today=today):
+        roll = rng.random()
+        if roll < 0.2:
+            continue  # still nodig
+        requested = today - timedelta(days=rng.randint(3, 40) if roll < 0.45 else rng.randint(200, 1080))
+        request_vog(vog, requested, f"JUSTIS-{rng.randint(100000, 999999)}", actor, today=today)
+        if roll >= 0.45:
+            issued = requested + timedelta(days=rng.randint(10, 28))
+            record_received(vog, issued, issued + timedelta(days=rng.randint(1, 5)), actor, today=today)
 
 
 def _referral(rng: random.Random, plan: Plan) -> ReferralSource:

@@ -187,3 +187,14 @@ def test_invitation_shows_up_under_berichten(page: Page, demo_login) -> None:
     page.get_by_role("navigation", name="Berichten").get_by_role("link", name="Mislukte taken").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Mislukte taken")
     assert_accessible(page)
+
+
+def test_vog_overview_and_record_are_accessible(page: Page, demo_login) -> None:
+    sign_in(page, demo_login, COORDINATOR[0])
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="VOG").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("VOG")
+    expect(page.get_by_role("table")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("table").get_by_role("link").first.click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert_accessible(page)

@@ -123,55 +123,47 @@ def _field_error(form, error: VogError, fallback: str) -> None:
     field.errors = [*field.errors, str(error)]
 
 
+def _record_step(vog_id: int, form, apply, *, fallback_field: str, form_name: str, done: str):
+    """One VOG step from a form: all or nothing, the error next to its field, else back to the record."""
+    record_ = get_for_tenant(VogRecord, vog_id)
+    if form.validate_on_submit():
+        try:
+            apply(record_, form)
+        except VogError as error:
+            db.session.rollback()
+            _field_error(form, error, fallback_field)
+        else:
+            db.session.commit()
+            flash(done, "success")
+            return redirect(url_for("vog.detail", vog_id=vog_id))
+    return _render_detail(vog_id, status=422, **{form_name: form})
+
+
 @vog.route("/<int:vog_id>/aangevraagd", methods=["POST"])
 @roles_allowed(*READERS)
 def requested(vog_id: int):
-    record_ = get_for_tenant(VogRecord, vog_id)
-    form = RequestForm()
-    if form.validate_on_submit():
-        try:
-            request_vog(record_, form.requested_on.data, form.reference.data, _actor())
-        except VogError as error:
-            db.session.rollback()
-            _field_error(form, error, "requested_on")
-        else:
-            db.session.commit()
-            flash("De aanvraag is vastgelegd.", "success")
-            return redirect(url_for("vog.detail", vog_id=vog_id))
-    return _render_detail(vog_id, request_form=form, status=422)
+    return _record_step(
+        vog_id, RequestForm(),
+        lambda record_, form: request_vog(record_, form.requested_on.data, form.reference.data, _actor()),
+        fallback_field="requested_on", form_name="request_form", done="De aanvraag is vastgelegd.",
+    )
 
 
 @vog.route("/<int:vog_id>/ontvangen", methods=["POST"])
 @roles_allowed(*READERS)
 def received(vog_id: int):
-    record_ = get_for_tenant(VogRecord, vog_id)
-    form = ReceivedForm()
-    if form.validate_on_submit():
-        try:
-            record_received(record_, form.issued_on.data, form.checked_on.data, _actor())
-        except VogError as error:
-            db.session.rollback()
-            _field_error(form, error, "issued_on")
-        else:
-            db.session.commit()
-            flash("De VOG is als ontvangen vastgelegd.", "success")
-            return redirect(url_for("vog.detail", vog_id=vog_id))
-    return _render_detail(vog_id, received_form=form, status=422)
+    return _record_step(
+        vog_id, ReceivedForm(),
+        lambda record_, form: record_received(record_, form.issued_on.data, form.checked_on.data, _actor()),
+        fallback_field="issued_on", form_name="received_form", done="De VOG is als ontvangen vastgelegd.",
+    )
 
 
 @vog.route("/<int:vog_id>/afgewezen", methods=["POST"])
 @roles_allowed(*READERS)
 def rejected(vog_id: int):
-    record_ = get_for_tenant(VogRecord, vog_id)
-    form = RejectedForm()
-    if form.validate_on_submit():
-        try:
-            record_rejected(record_, form.rejected_on.data, _actor())
-        except VogError as error:
-            db.session.rollback()
-            _field_error(form, error, "rejected_on")
-        else:
-            db.session.commit()
-            flash("De afwijzing is vastgelegd.", "success")
-            return redirect(url_for("vog.detail", vog_id=vog_id))
-    return _render_detail(vog_id, rejected_form=form, status=422)
+    return _record_step(
+        vog_id, RejectedForm(),
+        lambda record_, form: record_rejected(record_, form.rejected_on.data, _actor()),
+        fallback_field="rejected_on", form_name="rejected_form", done="De afwijzing is vastgelegd.",
+    )

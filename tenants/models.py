@@ -24,6 +24,13 @@ DEFAULT_TENANT_SETTINGS: dict[str, Any] = {
     "evaluation_interval_months": 6,
     "guidance_term_months": 24,
     "vog_renewal_months": 36,
+    # VOG reminders (domain.vog.reminders): days after the request, to the volunteer; the request
+    # becomes the coordinator's task after vog_request_overdue_days; days before the renewal date.
+    "vog_request_reminder_days": [7, 14],
+    "vog_request_overdue_days": 21,
+    "vog_renewal_reminder_days": [60, 30, 7],
+    # A family registered this many days ago without an intake is an overdue task.
+    "intake_within_days": 14,
     "savings_per_koppeling_eur": 5500,
     # A family afgemeld this long ago is anonymised by the family_retention sweep (AVG).
     "family_retention_months": 24,

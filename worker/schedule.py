@@ -10,6 +10,7 @@ def beat_schedule(settings: Settings) -> dict:
         # Sweeps (domain.sweeps): idempotent, so a missed or doubled run changes nothing.
         "sweep-invitation-reminders": {"task": "sweeps.run", "schedule": 3600.0,
                                        "kwargs": {"name": "invitation_reminders"}},
+        "sweep-vog-reminders": {"task": "sweeps.run", "schedule": 3600.0, "kwargs": {"name": "vog_reminders"}},
         "sweep-family-retention": {"task": "sweeps.run", "schedule": 86400.0,
                                    "kwargs": {"name": "family_retention"}},
     }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert
+
 from domain.audit.models import AuditEvent, NationalAuditEvent
 from tenants.db import db, session_tenant
 
@@ -46,3 +48,18 @@ def record(
     else:
         db.session.add(AuditEvent(tenant_id=tenant_id, **fields))
     db.session.flush()
+
+
+def record_many(action: str, actor: Actor, object_type: str, events: list[tuple[int, dict[str, Any]]]) -> None:
+    """Record one ``action`` on many objects of the current tenant in one INSERT (for sweeps)."""
+    tenant_id = session_tenant(db.session())
+    if not events:
+        return
+    if tenant_id is None:
+        raise ValueError("record_many() records tenant events; set the tenant first")
+    db.session.execute(insert(AuditEvent), [
+        {"tenant_id": tenant_id, "actor_id": actor.id, "actor_label": actor.label, "ip": actor.ip,
+         "action": action, "object_type": object_type, "object_id": object_id,
+         "details": {**actor.extra, **details}}
+        for object_id, details in events
+    ])

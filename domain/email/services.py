@@ -13,17 +13,18 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
 from domain.email.models import EmailStatus, OutboundEmail
 from domain.email.rendering import EmailTemplateError, render_email, template_exists
 from domain.email.transport import build_message, deliver
 from domain.outbox.models import OutboxJob
-from domain.outbox.services import JobHandler, PermanentJobError, enqueue, utcnow
+from domain.outbox.services import JobHandler, PermanentJobError, enqueue, enqueue_many, utcnow
 from tenants.db import db
 from tenants.models import Tenant
 
@@ -36,6 +37,17 @@ LANGUAGE = re.compile(r"[a-z]{2}")
 
 def email_dedupe_key(dedupe_key: str) -> str:
     return f"email:{dedupe_key}"
+
+
+@dataclass(frozen=True)
+class EmailSpec:
+    """One mail for ``queue_emails``: the same fields as ``queue_email``'s arguments."""
+
+    to: str
+    template: str
+    context: dict[str, Any]
+    dedupe_key: str
+    language: str = "nl"
 
 
 def queue_email(
@@ -56,32 +68,14 @@ def queue_email(
         tenant = db.session.get(Tenant, tenant)
         if tenant is None:
             raise ValueError("unknown tenant")
-    try:
-        address = validate_email(to, check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise ValueError(f"invalid e-mail address {to!r}: {error}") from None
-    if not LANGUAGE.fullmatch(language or ""):
-        raise ValueError(f"language must be a two-letter code such as 'nl' or 'en', not {language!r}")
-    if not template_exists(template):
-        raise EmailTemplateError(f"e-mail template {template!r} does not exist "
-                                 f"(expected templates/email/{template}/nl/subject.txt, body.txt, body.html)")
-    values = {**context, GEMEENTE_KEY: tenant.name}
-    try:
-        # Plain values only: what is stored is exactly what the worker will render with.
-        values = json.loads(json.dumps(values, allow_nan=False))
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"e-mail context must hold plain JSON values: {error}") from None
-
+    row = _email_row(tenant, EmailSpec(to, template, context, dedupe_key, language))
     key = email_dedupe_key(dedupe_key)
     if db.session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == key)) is not None:
         return None
     # The savepoint covers a concurrent transaction that used the same key after the check above:
     # the job insert is then a no-op, and the mail row goes with the savepoint.
     savepoint = db.session.begin_nested()
-    email = OutboundEmail(
-        tenant_id=tenant.id, to_address=address, template=template, language=language,
-        context=values, status=EmailStatus.QUEUED, attempts=0,
-    )
+    email = OutboundEmail(**row)
     db.session.add(email)
     db.session.flush()
     job_id = enqueue(EMAIL_JOB_KIND, {"email_id": email.id}, tenant, dedupe_key=key)
@@ -90,6 +84,51 @@ def queue_email(
         return None
     savepoint.commit()
     return email
+
+
+def queue_emails(tenant: Tenant, mails: list[EmailSpec]) -> int:
+    """Queue many mails in the current transaction with a fixed number of statements; returns how many.
+
+    For sweeps. Every mail is checked first (ValueError as in ``queue_email``: nothing is written
+    then); a mail whose dedupe key was used before is dropped, as ``queue_email`` returns None.
+    """
+    unique = list({email_dedupe_key(mail.dedupe_key): mail for mail in mails}.items())
+    if not unique:
+        return 0
+    rows = [_email_row(tenant, mail) for _, mail in unique]
+    used = set(db.session.scalars(select(OutboxJob.dedupe_key).where(
+        OutboxJob.dedupe_key.in_([key for key, _ in unique]))))
+    fresh = [(key, row) for (key, _), row in zip(unique, rows, strict=True) if key not in used]
+    if not fresh:
+        return 0
+    # insertmanyvalues: one INSERT … RETURNING for up to 1000 rows, ids in the order given.
+    email_ids = db.session.scalars(insert(OutboundEmail).returning(OutboundEmail.id, sort_by_parameter_order=True),
+                                   [row for _, row in fresh]).all()
+    written = enqueue_many(EMAIL_JOB_KIND, [({"email_id": email_id}, key)
+                                            for email_id, (key, _) in zip(email_ids, fresh, strict=True)], tenant.id)
+    # A concurrent run used some keys after the check above: their mails have no job, so they go.
+    orphans = [email_id for email_id, (key, _) in zip(email_ids, fresh, strict=True) if key not in written]
+    if orphans:
+        db.session.execute(delete(OutboundEmail).where(OutboundEmail.id.in_(orphans)))
+    return len(written)
+
+
+def _email_row(tenant: Tenant, mail: EmailSpec) -> dict[str, Any]:
+    try:
+        address = validate_email(mail.to, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(f"invalid e-mail address {mail.to!r}: {error}") from None
+    if not LANGUAGE.fullmatch(mail.language or ""):
+        raise ValueError(f"language must be a two-letter code such as 'nl' or 'en', not {mail.language!r}")
+    if not template_exists(mail.template):
+        raise EmailTemplateError(f"e-mail template {mail.template!r} does not exist "
+                                 f"(expected templates/email/{mail.template}/nl/subject.txt, body.txt, body.html)")
+    try:
+        values = json.loads(json.dumps({**mail.context, GEMEENTE_KEY: tenant.name}, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"e-mail context must hold plain JSON values: {error}") from None
+    return {"tenant_id": tenant.id, "to_address": address, "template": mail.template, "language": mail.language,
+            "context": values, "status": EmailStatus.QUEUED, "attempts": 0}
 
 
 def _email_for(job: OutboxJob) -> OutboundEmail | None:

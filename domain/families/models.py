@@ -81,6 +81,10 @@ class Family(Timestamped, TenantScoped, Base):
         UniqueConstraint("tenant_id", "id"),
         Index("ix_families_tenant_kind_status", "tenant_id", "kind", "status"),
         Index("ix_families_tenant_pc4", "tenant_id", "pc4"),
+        Index("ix_families_tenant_coordinator", "tenant_id", "coordinator_id"),
+        # The family's own coordinator: whose task list its tasks are on. Staff are deactivated,
+        # never deleted, so no ON DELETE rule is needed.
+        ForeignKeyConstraint(["tenant_id", "coordinator_id"], ["staff_users.tenant_id", "staff_users.id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,6 +117,7 @@ class Family(Timestamped, TenantScoped, Base):
     waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    coordinator_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class FamilyMember(TenantScoped, Base):

@@ -83,6 +83,29 @@ def enqueue(
     return job_id
 
 
+def enqueue_many(kind: str, jobs: list[tuple[dict[str, Any], str]], tenant_id: int, *,
+                 max_attempts: int = 8) -> dict[str, int]:
+    """Write many jobs of one kind, due now, in one statement: ``jobs`` are (payload, dedupe_key).
+
+    Returns {dedupe_key: job id} for the jobs written; a key that already existed is left out.
+    For sweeps, whose statement count must not grow with the number of things due.
+    """
+    if not jobs:
+        return {}
+    if session_tenant(db.session()) != tenant_id:
+        raise ValueError("enqueue_many() must run in the tenant context of the jobs' tenant")
+    rows = [{"tenant_id": tenant_id, "kind": kind, "payload": payload, "dedupe_key": key,
+             "status": JobStatus.PENDING, "attempts": 0, "max_attempts": max_attempts} for payload, key in jobs]
+    statement = (
+        insert(OutboxJob).values(rows)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
+        .returning(OutboxJob.id, OutboxJob.dedupe_key)
+    )
+    written = {key: job_id for job_id, key in db.session.execute(statement)}
+    db.session().info.setdefault(_AFTER_COMMIT_KEY, []).extend(JobRef(job_id, tenant_id) for job_id in written.values())
+    return written
+
+
 def take_committed_jobs(session: Session) -> list[JobRef]:
     """The jobs of the transaction that just committed, to hand to Celery (see web/worker setup)."""
     return session.info.pop(_AFTER_COMMIT_KEY, [])

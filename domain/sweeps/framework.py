@@ -16,7 +16,7 @@ downtime (``due`` selects by "due at or before now", never by "due since the las
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,7 +49,8 @@ class SweepReport:
 @dataclass(frozen=True)
 class Sweep:
     name: str
-    run: Callable[[datetime], SweepReport]
+    # run(now, tenant_ids=None): every active tenant, or only those of ``tenant_ids``.
+    run: Callable[..., SweepReport]
     description: str = ""
 
 
@@ -65,8 +66,28 @@ def tenant_sweep(
 ) -> Sweep:
     """A sweep that runs ``due`` and ``act`` in every active tenant."""
 
-    def run(now: datetime) -> SweepReport:
-        return run_per_tenant(name, due, act, now)
+    def run(now: datetime, tenant_ids: Collection[int] | None = None) -> SweepReport:
+        return run_per_tenant(name, due, act, now, tenant_ids)
+
+    return Sweep(name=name, run=run, description=description)
+
+
+def tenant_batch_sweep(
+    name: str,
+    due: Callable[[Tenant, datetime], list[Any]],
+    act_all: Callable[[Tenant, list[Any], datetime], int],
+    description: str = "",
+) -> Sweep:
+    """A sweep whose ``act_all`` handles all of a tenant's due things at once and returns how many it
+    enqueued (the rest of them counted as skipped): a fixed number of statements per tenant, however
+    many things are due. A failure fails the tenant as a whole; the next run tries it again."""
+
+    def run(now: datetime, tenant_ids: Collection[int] | None = None) -> SweepReport:
+        def act_each(tenant: Tenant, things: list[Any], now: datetime) -> list[str]:
+            enqueued = act_all(tenant, things, now) if things else 0
+            return [ENQUEUED] * enqueued + [SKIPPED] * (len(things) - enqueued)
+
+        return _run(name, due, act_each, now, tenant_ids)
 
     return Sweep(name=name, run=run, description=description)
 
@@ -76,12 +97,27 @@ def run_per_tenant(
     due: Callable[[Tenant, datetime], Iterable[Any]],
     act: Callable[[Tenant, Any, datetime], Any | None],
     now: datetime,
+    tenant_ids: Collection[int] | None = None,
+) -> SweepReport:
+    def act_each(tenant: Tenant, things: list[Any], now: datetime) -> list[str]:
+        return [_once(name, tenant.id, lambda thing=thing: act(tenant, thing, now)) for thing in things]
+
+    return _run(name, due, act_each, now, tenant_ids)
+
+
+def _run(
+    name: str,
+    due: Callable[[Tenant, datetime], Iterable[Any]],
+    act_each: Callable[[Tenant, list[Any], datetime], list[str]],
+    now: datetime,
+    tenant_ids: Collection[int] | None,
 ) -> SweepReport:
     if now.tzinfo is None:
         raise ValueError("a sweep's 'now' must be timezone-aware")
     report = SweepReport(sweep=name, now=now)
     use_tenant(None)
-    tenant_ids = [tenant.id for tenant in list_tenants() if tenant.is_active]
+    active = [tenant.id for tenant in list_tenants() if tenant.is_active]
+    tenant_ids = [tenant_id for tenant_id in active if tenant_ids is None or tenant_id in tenant_ids]
     db.session.rollback()
     for tenant_id in tenant_ids:
         try:
@@ -90,8 +126,7 @@ def run_per_tenant(
             if tenant is None or not tenant.is_active:  # suspended since the list was read
                 db.session.rollback()
                 continue
-            outcomes = [_once(name, tenant_id, lambda tenant=tenant, thing=thing: act(tenant, thing, now))
-                        for thing in list(due(tenant, now))]
+            outcomes = act_each(tenant, list(due(tenant, now)), now)
             db.session.commit()
         except Exception:
             db.session.rollback()

@@ -298,7 +298,7 @@ def test_the_number_of_statements_does_not_grow_with_the_number_of_due_rows(app,
     few, many = gemeente, make.tenant()
     issued = date(2024, 1, 10)
     for tenant, households in ((few, 2), (many, 20)):
-        for index in range(households):
+        for _ in range(households):
             family_id = steungezin(app, tenant, adults=(("Piet", "Visser", 1970), ("Els", "Visser", 1972)))
             requested(app, tenant, family_id, "Piet", TODAY)
             received(app, tenant, family_id, "Els", issued)

@@ -87,10 +87,11 @@ def _register_blueprints(app: Flask) -> None:
     from web.staff.listing_editor import listing_editor
     from web.staff.messages import messages
     from web.staff.routes import staff
+    from web.staff.settings import settings as tenant_settings
     from web.staff.vog import vog
 
     for blueprint in (site, health, national_auth, national, tenant_auth, staff, messages, families, family_admin,
-                      listing_editor, vog, registration, listings, public):
+                      listing_editor, vog, tenant_settings, registration, listings, public):
         app.register_blueprint(blueprint)
 
 

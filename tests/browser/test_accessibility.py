@@ -100,6 +100,25 @@ def test_tenant_admin_pages_are_accessible(page: Page, demo_login) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Auditlog")
     assert_accessible(page)
 
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Instellingen").click()
+    expect(page).to_have_url(re.compile(rf"{TENANT}/app/instellingen$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Instellingen van Smallingerland")
+    expect(page.get_by_label("VOG vernieuwen na (maanden)")).to_be_visible()
+    assert_accessible(page)
+
+    # A wrong value: the error is announced and linked to its field, nothing is saved.
+    reminders = page.get_by_label("Herinneringen aan de VOG-aanvraag (dagen na de aanvraag)")
+    original = reminders.input_value()
+    reminders.fill("7, x")
+    page.locator("main form").get_by_role("button", name="Instellingen opslaan").click()
+    expect(page.get_by_role("alert")).to_contain_text("niet alles klopt")
+    expect(reminders).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#vog_request_reminder_days-error")).to_contain_text("geen heel getal")
+    assert "vog_request_reminder_days-error" in (reminders.get_attribute("aria-describedby") or "")
+    assert_accessible(page)
+    page.goto(f"{TENANT}/app/instellingen")
+    expect(reminders).to_have_value(original)
+
 
 def test_national_login_page_is_accessible(page: Page) -> None:
     page.goto("/landelijk/login")

@@ -464,14 +464,14 @@ def test_the_new_registration_shows_on_its_own_gemeentes_start_page_only(app, ma
     a_client = new_client(app)
     login(a_client, two_tenants["a_coordinator"], f"/{a.slug}")
     page = a_client.get(f"/{a.slug}/app/").get_data(as_text=True)
-    assert "Nieuwe aanmeldingen: intake plannen" in page
-    assert name in page and "vraaggezin" in page and "0 dagen" in page
+    assert "Intakes: 1" in page and "Intake plannen" in page
+    assert name in page and "vraaggezin, aangemeld op" in page
 
     b_client = new_client(app)
     login(b_client, two_tenants["b_coordinator"], f"/{b.slug}")
     b_page = b_client.get(f"/{b.slug}/app/").get_data(as_text=True)
     assert name not in b_page
-    assert "Nieuwe aanmeldingen" not in b_page
+    assert "Intake plannen" not in b_page
 
 
 def test_the_gemeente_contact_does_not_see_family_names(app, make):

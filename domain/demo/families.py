@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from domain.accounts.models import StaffUser
 from domain.audit.services import Actor
@@ -185,6 +185,21 @@ def seed_demo_families(tenant_id: int, slug: str, gemeentecode: str) -> int:
     return len(plans)
 
 
+def assign_demo_coordinator(slug: str) -> int:
+    """Give the demo families of a gemeente seeded before families had a coordinator the demo
+    coordinator of that gemeente. Only while none of them has one, so a coordinator a demo user
+    later changed or removed stays as it is. Returns how many families were assigned."""
+    demo = Family.email.like(f"%@{DEMO_EMAIL_DOMAIN}")
+    coordinator = db.session.scalar(select(StaffUser).where(StaffUser.email == f"coordinator@{slug}.example.org"))
+    if coordinator is None or db.session.scalar(
+            select(Family.id).where(demo, Family.coordinator_id.is_not(None)).limit(1)) is not None:
+        return 0
+    result = db.session.execute(update(Family).where(demo, Family.tenant_id == coordinator.tenant_id,
+                                                     Family.coordinator_id.is_(None))
+                                .values(coordinator_id=coordinator.id).execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 class _NamePool:
     """Draws names without repeating last names within a gemeente."""
 
@@ -329,6 +344,7 @@ def _create(plan: Plan, rng: random.Random, now: datetime, tenant_id: int, slug:
         registered_at=registered_at,
         waiting_since=plan.history[-1][1] if plan.status == S.WACHTEND else None,
         closed_at=plan.history[-1][1] if plan.status == S.AFGEMELD else None,
+        coordinator_id=coordinator_id,
     )
     if family.referral_source in REFERRERS:
         family.referrer_name = f"{REFERRERS[family.referral_source]} {location.place}"

@@ -12,7 +12,7 @@ from domain.accounts.services import (
     find_staff_user,
 )
 from domain.audit.services import SYSTEM
-from domain.demo.families import seed_demo_families
+from domain.demo.families import assign_demo_coordinator, seed_demo_families
 from tenants.db import db
 from tenants.models import Tenant
 from tenants.services import create_tenant, tenant_by_slug, use_tenant
@@ -63,6 +63,8 @@ def seed_demo() -> list[str]:
                 created.append(f"gebruiker {email}")
         if made := seed_demo_families(tenant.id, demo.slug, demo.gemeentecode):
             created.append(f"{made} demogezinnen in {demo.slug}")
+        if assigned := assign_demo_coordinator(demo.slug):
+            created.append(f"{assigned} demogezinnen in {demo.slug} aan de coördinator toegewezen")
     use_tenant(None)
     for email, name, role in DEMO_NATIONAL:
         if find_national_user(email) is None:

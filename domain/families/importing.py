@@ -43,6 +43,7 @@ from domain.families.models import (
     ReferralSource,
 )
 from domain.geo.geocoder import Geocoder, Pc4Geocoder, PostcodeError
+from domain.vog.services import ensure_vog_records
 from tenants.db import db, session_tenant
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -563,6 +564,7 @@ def import_rows(rows: list[FamilyRow], actor: Actor, *, filename: str | None = N
     for row, family in zip(rows, families, strict=True):
         record("family.imported", actor, object_type="family", object_id=family.id,
                details={"kind": str(row.kind), "status": str(row.status), "row": row.row})
+        ensure_vog_records(family, actor=actor)  # an imported steungezin's adults need a VOG too
     details: dict[str, object] = {"count": len(families)}
     if filename:
         details["file"] = filename[:200]

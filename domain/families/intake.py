@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from domain.audit.services import Actor, record
+from domain.families.assignment import assign_if_unassigned
 from domain.families.models import DistancePreference, Family, FamilyKind, FamilyStatus, IntakeVisit
 from domain.families.records import local_today
 from domain.families.status import change_status
@@ -172,6 +173,7 @@ def save_intake(family: Family, visit: VisitInput | None, profile: ProfileInput,
                                 coordinator_id=actor.id, **texts)
         db.session.add(new_visit)
         db.session.flush()
+        assign_if_unassigned(family, actor)  # the visiting coordinator becomes the family's own
     family.support_codes = list(dict.fromkeys(profile.support_codes))
     family.availability = build_availability(availability_slots(profile.availability),
                                              weekend=bool(profile.availability.get("weekend")),

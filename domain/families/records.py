@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 
 from domain.accounts.models import StaffUser
@@ -53,6 +54,8 @@ class FamilyFilters:
     support_code: str | None = None
     area: str | None = None  # a PC4 ("9201") or (part of) a place name
     q: str | None = None  # (part of) any member's name, or a postcode
+    coordinator_id: int | None = None  # the family's own coordinator is this staff user
+    without_coordinator: bool = False  # no coordinator assigned yet
     sort: str = "wacht"
 
 
@@ -62,6 +65,7 @@ class FamilyRow:
     contact_name: str
     waiting_days: int | None
     children: int
+    coordinator_name: str | None = None
 
 
 @dataclass
@@ -70,6 +74,11 @@ class FamilyPage:
     total: int
     page: int
     pages: int
+
+
+def dutch_day(day: date | None) -> str:
+    """'23 november 2026', as every page and mail writes a date."""
+    return format_date(day, "d MMMM y", locale="nl") if day else "onbekende datum"
 
 
 def local_today() -> date:
@@ -117,6 +126,10 @@ def _conditions(filters: FamilyFilters, now: datetime) -> list[ColumnElement]:
         conditions.append(waiting_reference() <= now - timedelta(weeks=filters.waiting_weeks))
     if filters.support_code:
         conditions.append(Family.support_codes.contains([filters.support_code]))
+    if filters.coordinator_id is not None:
+        conditions.append(Family.coordinator_id == filters.coordinator_id)
+    if filters.without_coordinator:
+        conditions.append(Family.coordinator_id.is_(None))
     area = (filters.area or "").strip()
     if area:
         if _PC4.match(area):
@@ -162,12 +175,20 @@ def search_families(filters: FamilyFilters, *, page: int = 1, per_page: int = PE
         query = query.order_by(waiting_reference().asc().nulls_last(), Family.registered_at, Family.id)
     families = list(db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
     members = _members_by_family([family.id for family in families])
+    coordinators = _staff_names({family.coordinator_id for family in families if family.coordinator_id})
     rows = [
         FamilyRow(family, contact_name(members.get(family.id, [])), waiting_days(family, now),
-                  sum(1 for m in members.get(family.id, []) if m.role == MemberRole.CHILD))
+                  sum(1 for m in members.get(family.id, []) if m.role == MemberRole.CHILD),
+                  coordinators.get(family.coordinator_id) if family.coordinator_id else None)
         for family in families
     ]
     return FamilyPage(rows, total, page, pages)
+
+
+def _staff_names(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(StaffUser.id, StaffUser.full_name).where(StaffUser.id.in_(ids))).all())
 
 
 def _members_by_family(family_ids: list[int]) -> dict[int, list[FamilyMember]]:
@@ -279,9 +300,7 @@ def viewings_of(family: Family, limit: int = 100) -> list[Viewing]:
         .where(AuditEvent.action == VIEWED, AuditEvent.object_type == "family", AuditEvent.object_id == family.id)
         .order_by(AuditEvent.id.desc()).limit(limit)
     ))
-    ids = {event.actor_id for event in events if event.actor_id is not None}
-    names = dict(db.session.execute(select(StaffUser.id, StaffUser.full_name).where(StaffUser.id.in_(ids))).all()) \
-        if ids else {}
+    names = _staff_names({event.actor_id for event in events if event.actor_id is not None})
     return [
         Viewing(event.created_at,
                 f"{names[event.actor_id]} ({event.actor_label})" if event.actor_id in names

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
@@ -402,36 +402,3 @@ def _queue_confirmations(tenant: Tenant, family: Family, data: RegistrationData,
                            dedupe_key=f"registration:{tenant.id}:{family.id}:verwijzer", language=language)
         queued += mail is not None
     return queued
-
-
-# --- for the coordinator's start page -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NewRegistration:
-    family_id: int
-    kind: FamilyKind
-    name: str
-    registered_at: datetime
-    days_waiting: int
-
-
-def new_registrations(now: datetime | None = None, limit: int = 50) -> list[NewRegistration]:
-    """The current tenant's families still at ‘aangemeld’, oldest first: each needs an intake planned."""
-    now = now or datetime.now(UTC)
-    families = list(db.session.scalars(
-        select(Family).where(Family.status == FamilyStatus.AANGEMELD, Family.anonymised_at.is_(None))
-        .order_by(Family.registered_at, Family.id).limit(limit)
-    ))
-    contacts = {
-        member.family_id: member for member in db.session.scalars(
-            select(FamilyMember).where(FamilyMember.family_id.in_([f.id for f in families]),
-                                       FamilyMember.role == MemberRole.ADULT, FamilyMember.is_contact.is_(True)))
-    } if families else {}
-    result = []
-    for family in families:
-        contact = contacts.get(family.id)
-        name = " ".join(p for p in (contact.first_name, contact.last_name) if p) if contact else f"Gezin {family.id}"
-        result.append(NewRegistration(family.id, FamilyKind(family.kind), name, family.registered_at,
-                                      max(0, (now - family.registered_at).days)))
-    return result

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from babel.dates import format_date
 from flask import current_app
 from sqlalchemy import Date, Integer, String, and_, cast, exists, func, literal, select, union_all, update
 
@@ -29,7 +28,7 @@ from domain.accounts.models import StaffUser, TenantRole
 from domain.audit.services import SYSTEM, record_many
 from domain.email.services import EmailSpec, email_dedupe_key, queue_emails
 from domain.families.models import Family, FamilyKind, FamilyMember, FamilyStatus
-from domain.families.records import LOCAL_TIME
+from domain.families.records import LOCAL_TIME, dutch_day
 from domain.outbox.models import OutboxJob
 from domain.sweeps.framework import tenant_batch_sweep
 from domain.vog.models import VogRecord, VogStatus
@@ -76,10 +75,6 @@ class Expiry:
 
 def reminder_key(vog_id: int, occasion: str, days: int, on: date) -> str:
     return f"{KEY_PREFIX}{vog_id}:{occasion}-{days}:{on.isoformat()}"
-
-
-def dutch_day(day: date) -> str:
-    return format_date(day, "d MMMM y", locale="nl")
 
 
 def local_day(now: datetime) -> date:

@@ -13,14 +13,13 @@ from sqlalchemy import and_, or_, select
 
 from domain.audit.services import SYSTEM, Actor, record
 from domain.families.models import Family, FamilyKind, FamilyMember, MemberRole
-from domain.families.records import age_of, local_today
+from domain.families.records import age_of, dutch_day, local_today
 from domain.vog.models import VogRecord, VogStatus
-from tenants.db import db
+from tenants.db import db, session_tenant
 from tenants.models import Tenant
 
 ADULT_AGE = 18
 REFERENCE_MAX_LENGTH = 100
-REQUEST_OVERDUE_DAYS = 21
 EXPIRING_WITHIN_DAYS = 60
 
 V = VogStatus
@@ -32,14 +31,22 @@ STATUS_LABELS = {
     V.AFGEWEZEN: "afgewezen",
 }
 
-# Filters of the overview: key → label.
-FILTERS = {
-    "alle": "alle",
-    "ontbreekt": "ontbreekt (nog niet aangevraagd)",
-    "aangevraagd": f"aangevraagd, langer dan {REQUEST_OVERDUE_DAYS} dagen geleden",
-    "verloopt": f"verloopt binnen {EXPIRING_WITHIN_DAYS} dagen",
-    "verlopen": "verlopen",
-}
+FILTER_KEYS = ("alle", "ontbreekt", "aangevraagd", "verloopt", "verlopen")
+
+
+def filter_labels(tenant: Tenant) -> dict[str, str]:
+    """The overview's filters, key → label, with the gemeente's own overdue term."""
+    return {
+        "alle": "alle",
+        "ontbreekt": "ontbreekt (nog niet aangevraagd)",
+        "aangevraagd": f"aangevraagd, langer dan {overdue_days(tenant)} dagen geleden",
+        "verloopt": f"verloopt binnen {EXPIRING_WITHIN_DAYS} dagen",
+        "verlopen": "verlopen",
+    }
+
+
+def overdue_days(tenant: Tenant) -> int:
+    return int(tenant.setting("vog_request_overdue_days"))
 
 
 class VogError(ValueError):
@@ -186,6 +193,56 @@ def mark_expired(vog: VogRecord, actor: Actor) -> None:
     _apply(vog, V.VERLOPEN, {}, actor, "vog.expired")
 
 
+# --- the guard for proefperiode and definitive koppeling --------------------------------------------
+
+
+@dataclass(frozen=True)
+class VogBlocker:
+    """An adult of the steungezin without a valid VOG, and what is missing, in Dutch."""
+
+    member_id: int
+    name: str
+    missing: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.missing}"
+
+
+def is_valid(vog: VogRecord | None, today: date) -> bool:
+    """Received and not past its renewal date (valid through that day)."""
+    return (vog is not None and vog.status == V.ONTVANGEN
+            and (vog.renewal_due_on is None or vog.renewal_due_on >= today))
+
+
+def vog_blockers(family: Family, *, today: date | None = None) -> list[VogBlocker]:
+    """Why this steungezin cannot start a proefperiode or definitive koppeling: every adult (18+)
+    without a valid VOG, with what is missing. Empty when all is in order."""
+    today = today or local_today()
+    members = db.session.scalars(
+        select(FamilyMember).where(FamilyMember.family_id == family.id).order_by(FamilyMember.id)).all()
+    records = {vog.member_id: vog for vog in db.session.scalars(
+        select(VogRecord).where(VogRecord.family_id == family.id))}
+    blockers = []
+    for member in members:
+        vog = records.get(member.id)
+        if not needs_vog(member, today) or is_valid(vog, today):
+            continue
+        name = " ".join(p for p in (member.first_name, member.last_name) if p)
+        blockers.append(VogBlocker(member.id, name, _missing(vog, today)))
+    return blockers
+
+
+def _missing(vog: VogRecord | None, today: date) -> str:
+    status = V(vog.status) if vog else V.NODIG
+    if status == V.AANGEVRAAGD:
+        return f"VOG aangevraagd op {dutch_day(vog.requested_on)}, nog niet ontvangen"
+    if status == V.AFGEWEZEN:
+        return f"VOG afgewezen op {dutch_day(vog.rejected_on)}"
+    if status in (V.VERLOPEN, V.ONTVANGEN):
+        return f"VOG verlopen (geldig tot en met {dutch_day(vog.renewal_due_on)})"
+    return "VOG nog niet aangevraagd"
+
+
 # --- reading -------------------------------------------------------------------------------------
 
 
@@ -200,12 +257,12 @@ class VogRow:
         return " ".join(p for p in (self.member.first_name, self.member.last_name) if p)
 
 
-def filter_clause(key: str, today: date):
+def filter_clause(key: str, today: date, overdue_after: int):
     if key == "ontbreekt":
         return VogRecord.status == V.NODIG
     if key == "aangevraagd":
         return and_(VogRecord.status == V.AANGEVRAAGD,
-                    VogRecord.requested_on < today - timedelta(days=REQUEST_OVERDUE_DAYS))
+                    VogRecord.requested_on < today - timedelta(days=overdue_after))
     if key == "verloopt":
         return and_(VogRecord.status == V.ONTVANGEN, VogRecord.renewal_due_on >= today,
                     VogRecord.renewal_due_on <= today + timedelta(days=EXPIRING_WITHIN_DAYS))
@@ -225,7 +282,8 @@ def vog_rows(filter_key: str = "alle", *, family_id: int | None = None, today: d
              .join(Family, and_(Family.id == VogRecord.family_id, Family.tenant_id == VogRecord.tenant_id))
              .where(Family.anonymised_at.is_(None))
              .order_by(Family.id, FamilyMember.id))
-    clause = filter_clause(filter_key, today)
+    tenant = db.session.get(Tenant, session_tenant(db.session()))
+    clause = filter_clause(filter_key, today, overdue_days(tenant))
     if clause is not None:
         query = query.where(clause)
     if family_id is not None:

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.test_accessibility import COORDINATOR, TENANT, assert_accessible, sign_in
+from tests.browser.test_accessibility import ADMIN, COORDINATOR, TENANT, assert_accessible, sign_in
 from tests.browser.test_registration_journey import register
 
 pytestmark = pytest.mark.browser
@@ -23,8 +23,10 @@ def test_registration_intake_and_published_listing(context: BrowserContext, demo
 
     page: Page = context.new_page()
     sign_in(page, demo_login, COORDINATOR[0])
-    new_registrations = page.get_by_role("table").filter(has_text=last_name)
-    new_registrations.get_by_role("link", name=re.compile(last_name)).click()
+    # On the start page the new family is a task, "Intake plannen", linked to the intake and to the family.
+    tasks = page.get_by_role("table").filter(has_text=last_name)
+    expect(tasks.get_by_role("link", name=re.compile(rf"^Intake plannen ?: .*{last_name}$"))).to_be_visible()
+    tasks.get_by_role("link", name=re.compile(rf"^[^:]*{last_name}$")).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(last_name)
     assert_accessible(page)
 
@@ -46,6 +48,25 @@ def test_registration_intake_and_published_listing(context: BrowserContext, demo
     page.get_by_role("button", name="Intake afronden").click()
     expect(page.locator("main")).to_contain_text("wachtend")
     assert_accessible(page)
+
+    # The coordinator who made the visit is now the family's own; another one can take over.
+    detail_url = page.url.split("#")[0]
+    expect(page.locator("main")).to_contain_text(f"Coördinator: {COORDINATOR[1]}")
+    page.get_by_role("combobox", name="Coördinator").select_option(label=ADMIN[1])
+    page.get_by_role("button", name="Toewijzen").click()
+    expect(page.locator("body")).to_contain_text("Coördinator toegewezen.")
+    expect(page.locator("main")).to_contain_text(f"Coördinator: {ADMIN[1]}")
+    assert_accessible(page)
+
+    # The list: a coördinator column, and "mijn gezinnen" no longer has this family.
+    page.goto(f"{TENANT}/app/gezinnen/?coordinator=mij")
+    expect(page.get_by_role("combobox", name="Coördinator")).to_have_value("mij")
+    expect(page.locator("main")).not_to_contain_text(last_name)
+    assert_accessible(page)
+    page.goto(f"{TENANT}/app/gezinnen/?q={last_name}")
+    expect(page.get_by_role("row").filter(has_text=last_name)).to_contain_text(ADMIN[1])
+    assert_accessible(page)
+    page.goto(detail_url)
 
     # The anonymised profile: consent first, then the texts, then publish.
     page.get_by_role("link", name="Openbaar profiel").click()

@@ -1,7 +1,7 @@
 """Family records for coordinators at /<slug>/app/gezinnen/…
 
-The list with filters, one family's page (every view of it is on record), status changes, notes,
-intake visits with the family's profile, and the household. Every lookup goes through
+The list with filters, one family's page (every view of it is on record), its coordinator, status
+changes, notes, intake visits with the family's profile, and the household. Every lookup goes through
 ``get_for_tenant``: another gemeente's family is "not found", like a missing one.
 """
 
@@ -12,6 +12,13 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from domain.accounts.models import TenantRole
+from domain.families.assignment import (
+    NOT_ASSIGNABLE,
+    AssignmentError,
+    assign_coordinator,
+    assignable_coordinators,
+    coordinator_of,
+)
 from domain.families.household import NEW, HouseholdError, MemberEdit, NewMember, update_household
 from domain.families.intake import (
     COMPETENCE_LABELS,
@@ -53,12 +60,15 @@ from domain.families.records import (
 from domain.families.status import STATUS_LABELS, StatusError, allowed_next, change_status
 from domain.families.support_types import active_support_types, ensure_default_support_types, support_labels
 from domain.vog.services import STATUS_LABELS as VOG_LABELS
-from domain.vog.services import vog_rows
+from domain.vog.services import vog_blockers, vog_rows
 from tenants.access import get_for_tenant
 from tenants.db import db
 from web.access import guard_blueprint, roles_allowed
 from web.auth.flow import client_actor
 from web.staff.family_forms import (
+    MINE,
+    UNASSIGNED,
+    CoordinatorForm,
     FamilyFilterForm,
     HouseholdForm,
     IntakeForm,
@@ -90,7 +100,7 @@ CONSENT_LABELS = {
     ConsentKind.PUBLICATION: "Publicatie van een anoniem profiel",
     ConsentKind.REFERRAL: "Aanmelding door een verwijzer",
 }
-FILTER_KEYS = ("q", "kind", "status", "weeks", "support", "area", "sort")
+FILTER_KEYS = ("q", "kind", "status", "weeks", "support", "area", "coordinator", "sort")
 PAGE_LABELS = {"detail": "gezinspagina", "intake": "intake", "huishouden": "huishouden"}
 
 
@@ -130,6 +140,8 @@ def index():
         support_code=form.support.data or None,
         area=form.area.data if not form.area.errors else None,
         q=form.q.data if not form.q.errors else None,
+        coordinator_id=current_user.account.id if form.coordinator.data == MINE else None,
+        without_coordinator=form.coordinator.data == UNASSIGNED,
         sort=form.sort.data or "wacht",
     )
     result = search_families(filters, page=request.args.get("page", 1, type=int))
@@ -150,16 +162,31 @@ def _status_form(family: Family, form: StatusForm | None = None) -> StatusForm:
     return form
 
 
-def _render_detail(family_id: int, *, status_form: StatusForm | None = None, note_form: NoteForm | None = None):
+def _coordinator_form(family: Family, form: CoordinatorForm | None = None) -> CoordinatorForm:
+    current = coordinator_of(family)
+    if form is None:
+        form = CoordinatorForm(formdata=None, data={"coordinator": str(family.coordinator_id or "")})
+    choices = {"": "— niemand —"} | {str(user.id): user.full_name for user in assignable_coordinators()}
+    if current is not None and str(current.id) not in choices:  # deactivated since: keep showing who it is
+        choices[str(current.id)] = f"{current.full_name} (niet meer actief)"
+    form.coordinator.choices = choices
+    return form
+
+
+def _render_detail(family_id: int, *, status_form: StatusForm | None = None, note_form: NoteForm | None = None,
+                   coordinator_form: CoordinatorForm | None = None):
     family = get_for_tenant(Family, family_id)
     record_view(family, _actor(), "detail")
     db.session.commit()
     record = load_family_record(family_id)
     return render_template(
         "web/staff/families/detail.html", record=record, family=record.family,
+        coordinator=coordinator_of(record.family),
+        coordinator_form=_coordinator_form(record.family, coordinator_form),
         status_form=_status_form(record.family, status_form), note_form=note_form or NoteForm(),
         confirm=ConfirmForm(), age_of=age_of, slots=availability_slots(record.family.availability),
         vogs=vog_rows(family_id=family_id) if record.family.kind == FamilyKind.STEUN else [],
+        vog_blockers=vog_blockers(record.family) if record.family.kind == FamilyKind.STEUN else [],
         vog_labels=VOG_LABELS, **_labels(),
     )
 
@@ -188,6 +215,28 @@ def change_family_status(family_id: int):
             flash(f"De status is nu ‘{STATUS_LABELS[FamilyStatus(target)]}’.", "success")
             return redirect(url_for("families.detail", family_id=family_id, _anchor="statusverloop"))
     return _render_detail(family_id, status_form=form)
+
+
+@families.route("/<int:family_id>/coordinator", methods=["POST"])
+@roles_allowed(*READERS)
+def assign_family_coordinator(family_id: int):
+    family = get_for_tenant(Family, family_id)
+    form = CoordinatorForm()
+    if form.validate_on_submit():
+        raw = (form.coordinator.data or "").strip()
+        if raw and not raw.isdigit():
+            _add_error(form.coordinator, NOT_ASSIGNABLE)
+        else:
+            try:
+                assign_coordinator(family, int(raw) if raw else None, _actor())
+            except AssignmentError as error:
+                db.session.rollback()
+                _add_error(form.coordinator, str(error))
+            else:
+                db.session.commit()
+                flash("Coördinator toegewezen." if raw else "Het gezin heeft nu geen coördinator.", "success")
+                return redirect(url_for("families.detail", family_id=family_id, _anchor="gezinscoordinator"))
+    return _render_detail(family_id, coordinator_form=form)
 
 
 @families.route("/<int:family_id>/notities", methods=["POST"])

@@ -1,4 +1,4 @@
-"""Forms of the family pages: the list filters, status, notes, intake and household."""
+"""Forms of the family pages: the list filters, status, coordinator, notes, intake and household."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ from domain.families.status import STATUS_LABELS
 INVALID_DATE = "Vul een datum in als dag-maand-jaar, bijvoorbeeld 14-03-2024."
 INVALID_NUMBER = "Vul een heel getal in."
 TOO_LONG = "Hooguit {max} tekens."
+MINE, UNASSIGNED = "mij", "geen"
+COORDINATOR_FILTERS = {"": "alle coördinatoren", MINE: "mijn gezinnen", UNASSIGNED: "nog niet toegewezen"}
 
 
 # Choices are {value: label} dicts throughout (the shape WTForms keeps; tuples are deprecated).
@@ -82,6 +84,7 @@ class FamilyFilterForm(FlaskForm):
     support = SelectField("Steunvorm", choices={"": "alle steunvormen"}, validate_choice=False)
     area = StringField("Gebied", description="Een postcodegebied van vier cijfers (9201) of een plaatsnaam.",
                        validators=[Optional(), Length(max=100, message=TOO_LONG)])
+    coordinator = SelectField("Coördinator", choices=dict(COORDINATOR_FILTERS), validate_choice=False)
     sort = SelectField("Volgorde", choices=dict(SORTS), validate_choice=False)
 
 
@@ -94,6 +97,11 @@ class StatusForm(FlaskForm):
                          validators=[DataRequired("Kies een nieuwe status.")])
     reason = TextAreaField("Reden", description="Verplicht bij afmelden.",
                            validators=[Length(max=TEXT_MAX_LENGTH, message=TOO_LONG)])
+
+
+class CoordinatorForm(FlaskForm):
+    # Choices are the gemeente's assignable coordinators (set by the view); the domain decides who may be one.
+    coordinator = SelectField("Coördinator", choices={}, validate_choice=False)
 
 
 class NoteForm(FlaskForm):

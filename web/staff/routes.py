@@ -10,7 +10,8 @@ from domain.accounts.invitations import invite_staff_user, reinvite
 from domain.accounts.models import ROLE_LABELS, StaffUser, TenantRole
 from domain.accounts.services import AccountError, change_role, reset_totp, set_active
 from domain.audit.models import AuditEvent
-from domain.families.registration import new_registrations
+from domain.families.records import local_today
+from domain.tasks.services import task_list
 from tenants.access import get_for_tenant
 from tenants.db import db
 from web.access import ALL_TENANT_ROLES, guard_blueprint, roles_allowed
@@ -35,12 +36,13 @@ def _actor():
 @staff.route("/")
 @roles_allowed(*ALL_TENANT_ROLES)
 def home():
-    # Families still at "aangemeld" are the coordinator's first task: plan the intake.
-    # Personal data, so not for the gemeente's read-only contact.
-    sees_families = current_user.role in {TenantRole.COORDINATOR, TenantRole.TENANT_ADMIN}
-    registrations = new_registrations() if sees_families else []
-    return render_template("web/staff/home.html", registrations=registrations,
-                           family_links="families.detail" in current_app.view_functions)
+    # The task list is about families, so personal data: not for the gemeente's read-only contact.
+    role = current_user.role
+    tasks = None
+    if role in {TenantRole.COORDINATOR, TenantRole.TENANT_ADMIN}:
+        mine = current_user.account.id if role == TenantRole.COORDINATOR else None
+        tasks = task_list(coordinator_id=mine, today=local_today(), tenant=g.tenant)
+    return render_template("web/staff/home.html", tasks=tasks, everyone=role == TenantRole.TENANT_ADMIN)
 
 
 @staff.route("/gebruikers", methods=["GET", "POST"])

@@ -20,11 +20,12 @@ from domain.families.records import KIND_LABELS, local_today
 from domain.vog.models import VogRecord, VogStatus
 from domain.vog.services import (
     CSV_HEADER,
-    FILTERS,
+    FILTER_KEYS,
     REFERENCE_MAX_LENGTH,
     STATUS_LABELS,
     VogError,
     csv_rows,
+    filter_labels,
     record_received,
     record_rejected,
     request_vog,
@@ -68,7 +69,7 @@ def _actor():
 
 def _filter_key() -> str:
     key = request.args.get("filter", "alle")
-    return key if key in FILTERS else "alle"
+    return key if key in FILTER_KEYS else "alle"
 
 
 @vog.route("/")
@@ -76,7 +77,7 @@ def _filter_key() -> str:
 def index():
     key = _filter_key()
     rows = vog_rows(key)
-    return render_template("web/staff/vog/list.html", rows=rows, filters=FILTERS, current=key,
+    return render_template("web/staff/vog/list.html", rows=rows, filters=filter_labels(g.tenant), current=key,
                            status_labels=STATUS_LABELS)
 
 

@@ -77,6 +77,10 @@ def test_coordinator_logs_in_from_the_public_page(page: Page, demo_login) -> Non
     expect(page.get_by_role("banner")).to_contain_text(name)
     expect(page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Start")).to_have_attribute(
         "aria-current", "page")
+    # The start page is the task list: the demo has overdue tasks (intakes, VOGs) and upcoming ones.
+    expect(page.get_by_role("heading", name="Jouw taken")).to_be_visible()
+    expect(page.get_by_role("table", name="Te laat").get_by_role("row")).not_to_have_count(0)
+    expect(page.get_by_role("list", name="Taken per soort")).to_contain_text("VOG")
     assert_accessible(page)
 
 

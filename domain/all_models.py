@@ -3,6 +3,7 @@
 from domain.accounts.models import AccountToken, NationalUser, StaffUser
 from domain.audit.models import AuditEvent, NationalAuditEvent
 from domain.email.models import OutboundEmail
+from domain.evaluations.models import EvaluationConversation, EvaluationRequest
 from domain.families.models import (
     Consent,
     Family,
@@ -13,12 +14,14 @@ from domain.families.models import (
     PublicListing,
     SupportType,
 )
+from domain.koppelingen.models import Kennismaking, Koppeling, KoppelingStatusChange, MatchExclusion
 from domain.outbox.models import OutboxJob
 from domain.vog.models import VogRecord
 from tenants.models import Tenant
 
 __all__ = [
-    "AccountToken", "AuditEvent", "Consent", "Family", "FamilyMember", "FamilyNote", "FamilyStatusChange",
-    "IntakeVisit", "NationalAuditEvent", "NationalUser", "OutboundEmail", "OutboxJob", "PublicListing",
-    "StaffUser", "SupportType", "Tenant", "VogRecord",
+    "AccountToken", "AuditEvent", "Consent", "EvaluationConversation", "EvaluationRequest", "Family",
+    "FamilyMember", "FamilyNote", "FamilyStatusChange", "IntakeVisit", "Kennismaking", "Koppeling",
+    "KoppelingStatusChange", "MatchExclusion", "NationalAuditEvent", "NationalUser", "OutboundEmail", "OutboxJob",
+    "PublicListing", "StaffUser", "SupportType", "Tenant", "VogRecord",
 ]

@@ -28,6 +28,7 @@ from domain.accounts.models import AccountToken, StaffUser
 from domain.audit.models import AuditEvent
 from domain.audit.services import SYSTEM, record
 from domain.email.models import OutboundEmail
+from domain.evaluations.models import EvaluationConversation, EvaluationRequest
 from domain.families.models import (
     Consent,
     Family,
@@ -38,6 +39,7 @@ from domain.families.models import (
     PublicListing,
     SupportType,
 )
+from domain.koppelingen.models import Kennismaking, Koppeling, KoppelingStatusChange, MatchExclusion
 from domain.outbox.services import enqueue
 from domain.vog.models import VogRecord
 from tenants.access import NotFoundError, get_for_tenant
@@ -173,6 +175,67 @@ def _vog_values(tenant_id: int) -> dict[str, Any]:
     return {"tenant_id": tenant_id, "family_id": family, "member_id": free_member, "status": "nodig"}
 
 
+def _create_koppeling(make: Factory, gemeente: Gemeente) -> int:
+    vraag, steun = _create_family(make, gemeente), _create_family(make, gemeente)
+    with acting_for(make.app, gemeente.id):
+        row = Koppeling(tenant_id=gemeente.id, vraag_family_id=vraag, steun_family_id=steun, **KOPPELING_VALUES)
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+# Closed, so raw rows for the same vraaggezin do not meet the "one open koppeling" unique index.
+KOPPELING_VALUES = {"status": "afgesloten", "support_codes": [], "proposed_on": date(2026, 1, 5)}
+
+
+def _some_koppeling(tenant_id: int):
+    return select(func.min(Koppeling.id)).where(Koppeling.tenant_id == tenant_id).scalar_subquery()
+
+
+def _koppeling_child_builder(model, **values) -> RowBuilder:
+    """Builder for a table hanging off a koppeling; ``values`` may hold callables for fresh unique values."""
+
+    def fresh(extra: dict[str, Any]) -> dict[str, Any]:
+        return {key: value() if callable(value) else value for key, value in {**values, **extra}.items()}
+
+    def create(make: Factory, gemeente: Gemeente) -> int:
+        koppeling_id = _create_koppeling(make, gemeente)
+        with acting_for(make.app, gemeente.id):
+            family_id = db.session.get(Koppeling, koppeling_id).vraag_family_id
+            extra = {"family_id": family_id} if "family_id" in model.__table__.c else {}
+            row = model(tenant_id=gemeente.id, koppeling_id=koppeling_id, **fresh(extra))
+            db.session.add(row)
+            db.session.commit()
+            return row.id
+
+    def raw(tenant_id: int) -> dict[str, Any]:
+        extra = {"family_id": _some_family(tenant_id)} if "family_id" in model.__table__.c else {}
+        return {"tenant_id": tenant_id, "koppeling_id": _some_koppeling(tenant_id), **fresh(extra)}
+
+    return RowBuilder(create=create, values=raw)
+
+
+def _create_match_exclusion(make: Factory, gemeente: Gemeente) -> int:
+    vraag, steun = _create_family(make, gemeente), _create_family(make, gemeente)
+    with acting_for(make.app, gemeente.id):
+        row = MatchExclusion(tenant_id=gemeente.id, vraag_family_id=vraag, steun_family_id=steun, reason="probe")
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def _match_exclusion_values(tenant_id: int) -> dict[str, Any]:
+    """A pair not excluded yet: the lowest family without an exclusion as vraaggezin, with itself."""
+    excluded = select(MatchExclusion.vraag_family_id).where(MatchExclusion.tenant_id == tenant_id)
+    free = (select(func.min(Family.id)).where(Family.tenant_id == tenant_id, Family.id.not_in(excluded))
+            .scalar_subquery())
+    return {"tenant_id": tenant_id, "vraag_family_id": free, "steun_family_id": free, "reason": "probe"}
+
+
+def _unique() -> str:
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class RowBuilder:
     # Makes a row for the tenant through the application's own code path; returns its id.
@@ -228,6 +291,20 @@ ROW_BUILDERS: dict[str, RowBuilder] = {
     "intake_visits": _family_child_builder(IntakeVisit, visited_on=date(2026, 1, 5)),
     "public_listings": _family_child_builder(PublicListing, title="Probe", situation="probe", looking_for="probe"),
     "vog_records": RowBuilder(create=_create_vog_record, values=_vog_values),
+    "koppelingen": RowBuilder(
+        create=_create_koppeling,
+        values=lambda tenant_id: {"tenant_id": tenant_id, "vraag_family_id": _some_family(tenant_id),
+                                  "steun_family_id": _some_family(tenant_id), **KOPPELING_VALUES},
+    ),
+    "koppeling_status_changes": _koppeling_child_builder(KoppelingStatusChange, to_status="voorgesteld"),
+    "kennismakingen": _koppeling_child_builder(Kennismaking, starts_at=FAR_FUTURE, duration_minutes=60,
+                                               location="probe", sequence=0),
+    "match_exclusions": RowBuilder(create=_create_match_exclusion, values=_match_exclusion_values),
+    "evaluation_requests": _koppeling_child_builder(EvaluationRequest, role="vraag", moment=_unique,
+                                                    due_on=date(2026, 1, 5), token_hash=_unique,
+                                                    expires_at=FAR_FUTURE),
+    "evaluation_conversations": _koppeling_child_builder(EvaluationConversation, moment=_unique,
+                                                         held_on=date(2026, 1, 5), outcome="positief"),
     "support_types": RowBuilder(
         create=_create_support_type,
         values=lambda tenant_id: {"tenant_id": tenant_id, "code": f"probe-{uuid.uuid4().hex[:8]}",
@@ -453,6 +530,7 @@ def pair(make: Factory):
             db.session.add(FamilyMember(tenant_id=gemeente.id, family_id=family_id, role="volwassene",
                                         first_name="Probe", birth_year=1980))
             db.session.commit()
+        _create_koppeling(make, gemeente)  # and rows that hang off a koppeling
     return a, b
 
 

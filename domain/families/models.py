@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -118,6 +119,8 @@ class Family(Timestamped, TenantScoped, Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     coordinator_id: Mapped[int | None] = mapped_column(Integer)
+    # A steungezin: how many vraaggezinnen it can support at the same time.
+    capacity: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
 
 class FamilyMember(TenantScoped, Base):

@@ -1,0 +1,1 @@
+"""Evaluations of a koppeling: the families' answers through personal links, and the coordinator's conversation."""

@@ -1,0 +1,1 @@
+"""Koppelingen: a vraaggezin and a steungezin linked by the coordinator, from proposal to closing."""

@@ -31,6 +31,13 @@ DEFAULT_TENANT_SETTINGS: dict[str, Any] = {
     "vog_renewal_reminder_days": [60, 30, 7],
     # A family registered this many days ago without an intake is an overdue task.
     "intake_within_days": 14,
+    # Match suggestions (domain.matching): the weight of each criterion in the score.
+    "match_weights": {"steun": 3, "beschikbaarheid": 3, "afstand": 2, "leeftijden": 2, "ruimte": 1},
+    # Evaluations (domain.evaluations): the first prompt this many days before the proefperiode ends,
+    # a reminder after evaluation_reminder_days if unanswered; a link works evaluation_link_days.
+    "evaluation_before_proefperiode_end_days": 7,
+    "evaluation_reminder_days": 7,
+    "evaluation_link_days": 21,
     "savings_per_koppeling_eur": 5500,
     # A family afgemeld this long ago is anonymised by the family_retention sweep (AVG).
     "family_retention_months": 24,

@@ -11,11 +11,11 @@ import os
 import sys
 from pathlib import Path
 
-from bench import outbox
+from bench import outbox, vog_sweep
 from config.settings import load_settings
 
 # One entry per module: run(settings) -> list of figures. Names stay stable across runs.
-BENCHMARKS = [outbox.run]
+BENCHMARKS = [outbox.run, vog_sweep.run]
 OUTPUT = Path("var") / "bench" / "latest.json"
 
 

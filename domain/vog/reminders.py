@@ -129,23 +129,31 @@ def _reachable_steungezin():
 
 def reminders_query(tenant: Tenant, today: date):
     """Reminders due today in ``tenant`` that were not queued before: one UNION ALL over the occasions,
-    each part a range scan on (tenant_id, status, requested_on | renewal_due_on)."""
+    each part a range scan on (tenant_id, status, requested_on | renewal_due_on), then one NOT EXISTS
+    per row on the outbox's (tenant_id, dedupe_key) index.
+
+    The dedupe key is a column of the union, compared outside it: under row-level security PostgreSQL
+    uses only leakproof conditions as index conditions, and a key computed in the NOT EXISTS itself
+    (``||``, ``to_char``) is not, so every part would read all of the gemeente's outbox jobs."""
     parts = []
     for occasion, days, column, condition in _windows(tenant, today):
         parts.append(
             select(VogRecord.id.label("vog_id"), literal(occasion).label("occasion"),
                    literal(days, Integer).label("days"), cast(column, Date).label("on"),
-                   FamilyMember.first_name, Family.email)
+                   FamilyMember.first_name, Family.email, _outbox_key_sql(occasion, days, column).label("key"))
             .join(FamilyMember, and_(FamilyMember.tenant_id == VogRecord.tenant_id,
                                      FamilyMember.id == VogRecord.member_id))
             .join(Family, and_(Family.tenant_id == VogRecord.tenant_id, Family.id == VogRecord.family_id))
-            .where(VogRecord.tenant_id == tenant.id, condition, _reachable_steungezin(),
-                   ~exists().where(OutboxJob.tenant_id == VogRecord.tenant_id,
-                                   OutboxJob.dedupe_key == _outbox_key_sql(occasion, days, column)))
+            .where(VogRecord.tenant_id == tenant.id, condition, _reachable_steungezin())
         )
     if not parts:
         return None
-    return union_all(*parts).limit(BATCH)
+    due = union_all(*parts).subquery("due")
+    return (
+        select(due.c.vog_id, due.c.occasion, due.c.days, due.c.on, due.c.first_name, due.c.email)
+        .where(~exists().where(OutboxJob.tenant_id == tenant.id, OutboxJob.dedupe_key == due.c.key))
+        .limit(BATCH)
+    )
 
 
 def expiries_query(tenant: Tenant, today: date):

@@ -16,12 +16,14 @@ from domain.email.models import OutboundEmail
 from domain.families.models import Family
 from domain.families.privacy import anonymise_family
 from domain.families.records import LOCAL_TIME
+from domain.koppelingen.models import Koppeling
 from domain.sweeps import SWEEPS
 from domain.vog.models import VogRecord, VogStatus
 from domain.vog.reminders import RENEWAL_TEMPLATE, REQUEST_TEMPLATE, VOG_REMINDERS
 from domain.vog.services import add_months, record_received, request_vog
 from tenants.db import db
 from tenants.models import Tenant
+from tests.test_family_records import make_family
 from tests.test_vog import COORDINATOR, TODAY, in_tenant, records_of, steungezin
 from worker.schedule import beat_schedule
 
@@ -206,35 +208,53 @@ def test_renewal_reminders_60_30_and_7_days_before_and_following_a_corrected_iss
 # --- expiry --------------------------------------------------------------------------------------------
 
 
-def test_the_day_after_the_renewal_date_the_vog_expires_and_the_coordinator_of_a_koppeling_hears(app, make, gemeente):
-    coordinator = make.user(gemeente)
-    gekoppeld = steungezin(app, gemeente, status="gekoppeld")
-    available = steungezin(app, gemeente, status="beschikbaar", adults=(("Kees", "Bakker", 1980),))
+def koppeling_with(app, gemeente, steun_id: int, status: str, coordinator_id: int | None) -> int:
+    vraag_id = make_family(app, gemeente, status="gekoppeld", adults=(("Anna", "Jansen", 1985),))
 
-    def assign():
-        db.session.get(Family, gekoppeld).coordinator_id = coordinator.id
+    def add():
+        koppeling = Koppeling(tenant_id=gemeente.id, vraag_family_id=vraag_id, steun_family_id=steun_id,
+                              status=status, coordinator_id=coordinator_id, support_codes=[], proposed_on=TODAY)
+        db.session.add(koppeling)
         db.session.commit()
-    in_tenant(app, gemeente, assign)
+        return koppeling.id
+    return in_tenant(app, gemeente, add)
+
+
+def test_the_day_after_the_renewal_date_the_vog_expires_and_each_active_koppelings_coordinator_hears(
+        app, make, gemeente):
+    coordinator, colleague = make.user(gemeente), make.user(gemeente)
+    two_koppelingen = steungezin(app, gemeente, status="gekoppeld")
+    without = steungezin(app, gemeente, status="gekoppeld", adults=(("Kees", "Bakker", 1980),))
+
+    def capacity_two():
+        db.session.get(Family, two_koppelingen).capacity = 2
+        db.session.commit()
+    in_tenant(app, gemeente, capacity_two)
+    first = koppeling_with(app, gemeente, two_koppelingen, "proefperiode", coordinator.id)
+    second = koppeling_with(app, gemeente, two_koppelingen, "definitief", colleague.id)
+    koppeling_with(app, gemeente, without, "gestopt", coordinator.id)  # ended: nothing depends on it
     issued = date(2023, 3, 1)
     renewal = add_months(issued, 36)
-    received(app, gemeente, gekoppeld, "Piet", issued)
-    received(app, gemeente, available, "Kees", issued)
+    received(app, gemeente, two_koppelingen, "Piet", issued)
+    received(app, gemeente, without, "Kees", issued)
 
     sweep_on(app, renewal, [gemeente])
-    assert in_tenant(app, gemeente, lambda: records_of(gekoppeld)["Piet"].status) == VogStatus.ONTVANGEN
+    assert in_tenant(app, gemeente, lambda: records_of(two_koppelingen)["Piet"].status) == VogStatus.ONTVANGEN
     report = sweep_on(app, renewal + timedelta(days=1), [gemeente], twice=True)
     assert report.enqueued == 2
 
     def state():
         events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "vog.expired")).all()
-        alerts = db.session.scalars(select(OutboundEmail).where(OutboundEmail.template == "vog_expired_alert")).all()
-        return (records_of(gekoppeld)["Piet"].status, records_of(available)["Kees"].status,
+        alerts = db.session.scalars(select(OutboundEmail).where(OutboundEmail.template == "vog_expired_alert")
+                                    .order_by(OutboundEmail.id)).all()
+        return (records_of(two_koppelingen)["Piet"].status, records_of(without)["Kees"].status,
                 [(e.actor_label, e.details["renewal_due_on"]) for e in events],
-                [(a.to_address, a.context["name"]) for a in alerts])
+                [(a.to_address, a.context["name"], a.context["link"].rsplit("/", 1)[-1]) for a in alerts])
     piet, kees, events, alerts = in_tenant(app, gemeente, state)
     assert piet == kees == VogStatus.VERLOPEN
     assert events == [(SYSTEM.label, renewal.isoformat())] * 2
-    assert alerts == [(coordinator.email, "Piet Visser")]  # not for the family that is not gekoppeld
+    # One alert per active koppeling, to that koppeling's coordinator; none for the stopped one.
+    assert alerts == [(coordinator.email, "Piet Visser", str(first)), (colleague.email, "Piet Visser", str(second))]
 
 
 # --- who never gets one --------------------------------------------------------------------------------

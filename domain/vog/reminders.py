@@ -4,8 +4,8 @@ Occasions, with offsets from the gemeente's settings:
 
 - ``aanvraag-<n>``: n days after the request, not yet received, a reminder to the volunteer;
 - ``vernieuwen-<n>``: n days before the renewal date, a reminder to the volunteer;
-- ``verlopen``: the day after the renewal date the VOG is marked verlopen (audited) and, when the
-  steungezin is gekoppeld, its coordinator gets an alert.
+- ``verlopen``: the day after the renewal date the VOG is marked verlopen (audited) and the
+  coordinator of every active koppeling (proefperiode, definitief) of the steungezin is alerted.
 
 Only the latest occasion that has come is due (a request found 16 days old gets the 14-day
 reminder, not both), and a request reminder goes stale after ``REQUEST_GRACE_DAYS``. The dedupe
@@ -29,6 +29,7 @@ from domain.audit.services import SYSTEM, record_many
 from domain.email.services import EmailSpec, email_dedupe_key, queue_emails
 from domain.families.models import Family, FamilyKind, FamilyMember, FamilyStatus
 from domain.families.records import LOCAL_TIME, dutch_day
+from domain.koppelingen.models import Koppeling, KoppelingStatus
 from domain.outbox.models import OutboxJob
 from domain.sweeps.framework import tenant_batch_sweep
 from domain.vog.models import VogRecord, VogStatus
@@ -68,7 +69,7 @@ class Expiry:
     family_id: int
     member_id: int
     renewal_due_on: date
-    alert_coordinator: bool
+    anonymised: bool
     coordinator_id: int | None
     name: str
 
@@ -160,7 +161,7 @@ def expiries_query(tenant: Tenant, today: date):
     """Received VOGs whose renewal date has passed: (tenant_id, status, renewal_due_on) index."""
     return (
         select(VogRecord.id, VogRecord.family_id, VogRecord.member_id, VogRecord.renewal_due_on,
-               Family.status, Family.anonymised_at, Family.coordinator_id, FamilyMember.first_name,
+               Family.anonymised_at, Family.coordinator_id, FamilyMember.first_name,
                FamilyMember.last_name)
         .join(FamilyMember, and_(FamilyMember.tenant_id == VogRecord.tenant_id,
                                  FamilyMember.id == VogRecord.member_id))
@@ -181,7 +182,7 @@ def due(tenant: Tenant, now: datetime) -> list[Reminder | Expiry]:
     for row in db.session.execute(expiries_query(tenant, today)):
         name = " ".join(part for part in (row.first_name, row.last_name) if part)
         things.append(Expiry(row.id, row.family_id, row.member_id, row.renewal_due_on,
-                             alert_coordinator=row.status == FamilyStatus.GEKOPPELD and row.anonymised_at is None,
+                             anonymised=row.anonymised_at is not None,
                              coordinator_id=row.coordinator_id, name=name))
     return things
 
@@ -225,10 +226,22 @@ def _mark_expired(expiries: list[Expiry]) -> set[int]:
     return changed
 
 
+ACTIVE_KOPPELING = (KoppelingStatus.PROEFPERIODE, KoppelingStatus.DEFINITIEF)
+
+
 def _expiry_alerts(tenant: Tenant, expiries: list[Expiry]) -> list[EmailSpec]:
-    """For a gekoppelde steungezin: its coordinator, or without one the gemeente's admins, hear of it."""
-    alerting = [expiry for expiry in expiries if expiry.alert_coordinator]
-    if not alerting:
+    """One alert per active koppeling of the steungezin, to its coordinator (else the family's, else
+    the gemeente's admins). Two queries, whatever the number of expiries."""
+    expiries = [expiry for expiry in expiries if not expiry.anonymised]
+    if not expiries:
+        return []
+    koppelingen = db.session.execute(
+        select(Koppeling.id, Koppeling.steun_family_id, Koppeling.coordinator_id)
+        .where(Koppeling.steun_family_id.in_({expiry.family_id for expiry in expiries}),
+               Koppeling.status.in_(ACTIVE_KOPPELING))
+        .order_by(Koppeling.id)
+    ).all()
+    if not koppelingen:
         return []
     staff = db.session.execute(
         select(StaffUser.id, StaffUser.email, StaffUser.full_name, StaffUser.role)
@@ -236,17 +249,18 @@ def _expiry_alerts(tenant: Tenant, expiries: list[Expiry]) -> list[EmailSpec]:
                StaffUser.role.in_([TenantRole.COORDINATOR, TenantRole.TENANT_ADMIN]))
     ).all()
     by_id = {person.id: person for person in staff}
-    base_url = current_app.extensions["settings"].base_url.rstrip("/")
     admins = [person for person in staff if person.role == TenantRole.TENANT_ADMIN]
+    base_url = current_app.extensions["settings"].base_url.rstrip("/")
     mails = []
-    for expiry in alerting:
-        coordinator = by_id.get(expiry.coordinator_id)
-        for person in [coordinator] if coordinator else admins:
-            context = {"full_name": person.full_name, "name": expiry.name, "date": dutch_day(expiry.renewal_due_on),
-                       "link": f"{base_url}/{tenant.slug}/app/gezinnen/{expiry.family_id}"}
-            mails.append(EmailSpec(to=person.email, template=EXPIRED_TEMPLATE, context=context,
-                                   dedupe_key=f"{reminder_key(expiry.vog_id, 'verlopen', 0, expiry.renewal_due_on)}"
-                                              f":{person.id}"))
+    for expiry in expiries:
+        for koppeling in (k for k in koppelingen if k.steun_family_id == expiry.family_id):
+            responsible = by_id.get(koppeling.coordinator_id) or by_id.get(expiry.coordinator_id)
+            for person in [responsible] if responsible else admins:
+                context = {"full_name": person.full_name, "name": expiry.name,
+                           "date": dutch_day(expiry.renewal_due_on),
+                           "link": f"{base_url}/{tenant.slug}/app/koppelingen/{koppeling.id}"}
+                key = f"{reminder_key(expiry.vog_id, 'verlopen', 0, expiry.renewal_due_on)}:{koppeling.id}:{person.id}"
+                mails.append(EmailSpec(to=person.email, template=EXPIRED_TEMPLATE, context=context, dedupe_key=key))
     return mails
 
 

@@ -28,7 +28,7 @@ from domain.families.models import (
     IntakeVisit,
     PublicListing,
 )
-from domain.families.privacy import ANONYMISED_NAME
+from domain.families.privacy import ANONYMISED_NAME, anonymise_family, family_export
 from domain.sweeps import SWEEPS
 from domain.sweeps.family_retention import FAMILY_RETENTION, due_query, months_before
 from tenants.db import db
@@ -304,3 +304,42 @@ def test_a_broken_setting_fails_that_tenant_only(app, two_tenants):
     assert a.id in report.failed_tenants and b.id not in report.failed_tenants
     assert snapshot(app, a.id, a_old["id"])["family"]["anonymised_at"] is None
     assert snapshot(app, b.id, b_old["id"])["family"]["anonymised_at"] == now
+
+
+def test_koppelingen_and_evaluations_are_in_the_export_and_their_free_texts_go_at_anonymisation(app, make):
+    from domain.evaluations.models import EvaluationRequest
+    from domain.koppelingen.models import Koppeling, MatchExclusion
+    from tests.test_koppelingen import pair, proposed, run
+    from tests.test_vog import TODAY
+
+    gemeente = make.tenant()
+    vraag, steun = pair(app, gemeente)
+    koppeling_id = proposed(app, gemeente, vraag, steun)
+    _, other_steun = pair(app, gemeente)
+
+    def add_texts():
+        koppeling = db.session.get(Koppeling, koppeling_id)
+        koppeling.location = "Bij Piet thuis, Lindelaan 4"
+        db.session.add(EvaluationRequest(tenant_id=gemeente.id, koppeling_id=koppeling_id, family_id=vraag,
+                                         role="vraag", moment="proefperiode", due_on=TODAY, token_hash="f" * 64,
+                                         expires_at=datetime.now(UTC), remarks="Tess slaapt slecht."))
+        db.session.add(MatchExclusion(tenant_id=gemeente.id, vraag_family_id=vraag, steun_family_id=other_steun,
+                                      reason="Kent de vader van Tess."))
+    run(app, gemeente, add_texts)
+
+    def export_and_anonymise():
+        family = db.session.get(Family, vraag)
+        exported = family_export(family)
+        anonymise_family(family, SYSTEM, datetime.now(UTC))
+        db.session.commit()
+        koppeling = db.session.get(Koppeling, koppeling_id)
+        remarks = db.session.scalar(select(EvaluationRequest.remarks).where(EvaluationRequest.family_id == vraag))
+        exclusions = db.session.scalars(select(MatchExclusion).where(MatchExclusion.vraag_family_id == vraag)).all()
+        return exported, koppeling.location, koppeling.status, remarks, exclusions
+    exported, location, status, remarks, exclusions = in_tenant(app, gemeente.id, export_and_anonymise)
+    assert [k["id"] for k in exported["koppelingen"]] == [koppeling_id]
+    assert exported["evaluations"][0]["remarks"] == "Tess slaapt slecht."
+    assert "token_hash" not in exported["evaluations"][0]
+    assert exported["match_exclusions"][0]["reason"] == "Kent de vader van Tess."
+    assert (location, remarks, exclusions) == (None, None, [])
+    assert status == "voorgesteld"  # the facts stay for the figures

@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -23,6 +24,7 @@ from domain.accounts.services import create_staff_user
 from domain.audit.services import SYSTEM
 from domain.email.models import OutboundEmail
 from domain.families.models import Family, FamilyMember, FamilyNote
+from domain.koppelingen.models import Kennismaking, Koppeling
 from domain.outbox.models import OutboxJob
 from domain.vog.models import VogRecord
 from tenants.db import db
@@ -78,6 +80,8 @@ ID_FILLERS: dict[str, tuple[str, Callable[[World], int | str]]] = {
     "job_id": ("int", lambda world: world.b_ids["job_id"]),
     "family_id": ("int", lambda world: world.b_ids["family_id"]),
     "vog_id": ("int", lambda world: world.b_ids["vog_id"]),
+    "koppeling_id": ("int", lambda world: world.b_ids["koppeling_id"]),
+    "meeting_id": ("int", lambda world: world.b_ids["meeting_id"]),
 }
 
 
@@ -114,9 +118,23 @@ def world(app: Flask, two_tenants) -> World:
         db.session.flush()
         vog = VogRecord(tenant_id=two_tenants["b"].id, family_id=family.id, member_id=member.id, status="nodig")
         db.session.add(vog)
+        # A koppeling of B's (with a steungezin), for the koppeling and evaluation pages.
+        steun = Family(tenant_id=two_tenants["b"].id, kind="steun", status="beschikbaar", postcode="9201 AB",
+                       pc4="9201", place="Drachten", referral_source="zelf", email=f"steun-{email}")
+        db.session.add(steun)
+        db.session.flush()
+        koppeling = Koppeling(tenant_id=two_tenants["b"].id, vraag_family_id=family.id, steun_family_id=steun.id,
+                              status="voorgesteld", proposed_on=date(2026, 6, 15))
+        db.session.add(koppeling)
+        db.session.flush()
+        # A kennismaking of that koppeling, for the meeting steps (its place names B's secret family).
+        meeting = Kennismaking(tenant_id=two_tenants["b"].id, koppeling_id=koppeling.id, location=f"Bij {family_name}",
+                               starts_at=datetime.now(UTC) + timedelta(days=7), duration_minutes=60)
+        db.session.add(meeting)
         db.session.commit()
         user_id = user.id
-        b_ids = {"email_id": mail.id, "job_id": job.id, "family_id": family.id, "vog_id": vog.id}
+        b_ids = {"email_id": mail.id, "job_id": job.id, "family_id": family.id, "vog_id": vog.id,
+                 "koppeling_id": koppeling.id, "meeting_id": meeting.id}
         db.session.remove()
     return World(two_tenants, name, email, user_id, b_ids, family_name)
 
@@ -271,7 +289,8 @@ def test_admin_sees_own_users_but_not_b(world, signed_in):
 
 # Pages anyone may open (login forms, the public page): 200 is fine, B's data still never shows.
 PUBLIC_ENDPOINTS = {"public.index", "auth.login", "national_auth.login", "auth.password_forgotten",
-                    "registration.vraaggezin", "registration.steungezin", "registration.thanks", "listings.index"}
+                    "registration.vraaggezin", "registration.steungezin", "registration.thanks", "listings.index",
+                    "evaluation.thanks"}
 
 
 def sweep(app: Flask, client: FlaskClient, token: str, world: World, prefix: str, slug: str | None,

@@ -78,20 +78,26 @@ def _register_blueprints(app: Flask) -> None:
     from web.auth.routes import national_auth, tenant_auth
     from web.health import health
     from web.national.routes import national
+    from web.public.evaluation import evaluation
     from web.public.listings import listings
     from web.public.registration import registration
     from web.public.routes import public
     from web.site import site
+    from web.staff.evaluations import evaluations
     from web.staff.families import families
     from web.staff.family_admin import family_admin
+    from web.staff.koppelingen import koppelingen
     from web.staff.listing_editor import listing_editor
+    from web.staff.matching import matching
     from web.staff.messages import messages
     from web.staff.routes import staff
     from web.staff.settings import settings as tenant_settings
     from web.staff.vog import vog
 
     for blueprint in (site, health, national_auth, national, tenant_auth, staff, messages, families, family_admin,
-                      listing_editor, vog, tenant_settings, registration, listings, public):
+                      listing_editor, matching, koppelingen, vog, tenant_settings, registration, listings, public):
+        app.register_blueprint(blueprint)
+    for blueprint in (evaluations, evaluation):
         app.register_blueprint(blueprint)
 
 

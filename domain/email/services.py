@@ -6,6 +6,9 @@ mail that is still queued), stores what it rendered on the row, and hands it to 
 
 Sending is at-least-once: if the worker dies after the server accepted the mail but before the row
 says "sent", the job runs again and the mail goes out a second time, with the same Message-ID.
+
+Attachments (e.g. the ``.ics`` of a kennismaking) are made when the mail is queued and kept in the
+context under the reserved key ``_attachments``, so the mail that goes out is exactly the one queued.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from sqlalchemy import delete, insert, select
 
 from domain.email.models import EmailStatus, OutboundEmail
 from domain.email.rendering import EmailTemplateError, render_email, template_exists
-from domain.email.transport import build_message, deliver
+from domain.email.transport import Attachment, build_message, deliver
 from domain.outbox.models import OutboxJob
 from domain.outbox.services import JobHandler, PermanentJobError, enqueue, enqueue_many, utcnow
 from tenants.db import db
@@ -32,6 +35,12 @@ log = logging.getLogger(__name__)
 
 EMAIL_JOB_KIND = "email.send"
 GEMEENTE_KEY = "gemeente"
+ATTACHMENTS_KEY = "_attachments"  # reserved: the queued mail's attachments, never a template variable
+MAX_ATTACHMENTS = 5
+MAX_ATTACHMENT_CHARS = 256 * 1024
+_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_MIME_PART = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}")
+_PARAM_VALUE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 LANGUAGE = re.compile(r"[a-z]{2}")
 
 
@@ -48,6 +57,7 @@ class EmailSpec:
     context: dict[str, Any]
     dedupe_key: str
     language: str = "nl"
+    attachments: tuple[Attachment, ...] = ()
 
 
 def queue_email(
@@ -58,17 +68,19 @@ def queue_email(
     context: dict[str, Any],
     dedupe_key: str,
     language: str = "nl",
+    attachments: list[Attachment] | tuple[Attachment, ...] = (),
 ) -> OutboundEmail | None:
     """Queue one mail in the current transaction (the caller commits); None if ``dedupe_key`` was used.
 
-    Raises ValueError for an invalid address, an unknown template, or a context that is not plain
-    JSON values. The tenant's name is added to the context as ``gemeente``.
+    Raises ValueError for an invalid address, an unknown template, a context that is not plain
+    JSON values, or an attachment that is not a small text file with a plain name and MIME type.
+    The tenant's name is added to the context as ``gemeente``.
     """
     if isinstance(tenant, int):
         tenant = db.session.get(Tenant, tenant)
         if tenant is None:
             raise ValueError("unknown tenant")
-    row = _email_row(tenant, EmailSpec(to, template, context, dedupe_key, language))
+    row = _email_row(tenant, EmailSpec(to, template, context, dedupe_key, language, tuple(attachments)))
     key = email_dedupe_key(dedupe_key)
     if db.session.scalar(select(OutboxJob.id).where(OutboxJob.dedupe_key == key)) is not None:
         return None
@@ -123,12 +135,50 @@ def _email_row(tenant: Tenant, mail: EmailSpec) -> dict[str, Any]:
     if not template_exists(mail.template):
         raise EmailTemplateError(f"e-mail template {mail.template!r} does not exist "
                                  f"(expected templates/email/{mail.template}/nl/subject.txt, body.txt, body.html)")
+    if ATTACHMENTS_KEY in mail.context:
+        raise ValueError(f"{ATTACHMENTS_KEY!r} is reserved in an e-mail context: pass attachments= instead")
+    context = {**mail.context, GEMEENTE_KEY: tenant.name}
+    if len(mail.attachments) > MAX_ATTACHMENTS:
+        raise ValueError(f"at most {MAX_ATTACHMENTS} attachments per e-mail")
+    if mail.attachments:
+        context[ATTACHMENTS_KEY] = [_attachment_value(attachment) for attachment in mail.attachments]
     try:
-        values = json.loads(json.dumps({**mail.context, GEMEENTE_KEY: tenant.name}, allow_nan=False))
+        values = json.loads(json.dumps(context, allow_nan=False))
     except (TypeError, ValueError) as error:
         raise ValueError(f"e-mail context must hold plain JSON values: {error}") from None
     return {"tenant_id": tenant.id, "to_address": address, "template": mail.template, "language": mail.language,
             "context": values, "status": EmailStatus.QUEUED, "attempts": 0}
+
+
+def _attachment_value(attachment: Attachment) -> dict[str, Any]:
+    if not isinstance(attachment, Attachment):
+        raise ValueError("attachments must be Attachment values")
+    if not _FILENAME.fullmatch(attachment.filename):
+        raise ValueError(f"attachment file name {attachment.filename!r} is not a plain file name")
+    maintype, _, subtype = attachment.mime_type.partition("/")
+    if maintype != "text" or not _MIME_PART.fullmatch(subtype):
+        raise ValueError(f"attachment type {attachment.mime_type!r} is not a text/… MIME type")
+    if not isinstance(attachment.content, str) or len(attachment.content) > MAX_ATTACHMENT_CHARS:
+        raise ValueError(f"attachment {attachment.filename!r} must be text of at most "
+                         f"{MAX_ATTACHMENT_CHARS} characters")
+    params = dict(attachment.params)
+    for name, value in params.items():
+        if not (_MIME_PART.fullmatch(name) and isinstance(value, str) and _PARAM_VALUE.fullmatch(value)):
+            raise ValueError(f"attachment parameter {name}={value!r} is not a plain token")
+    return {"filename": attachment.filename, "mime_type": attachment.mime_type, "content": attachment.content,
+            "params": params}
+
+
+def attachments_of(context: dict[str, Any] | None) -> list[Attachment]:
+    """The attachments a queued mail carries (an empty list for mail without any)."""
+    values = (context or {}).get(ATTACHMENTS_KEY) or []
+    if not isinstance(values, list) or len(values) > MAX_ATTACHMENTS:
+        raise PermanentJobError("the e-mail's attachments are malformed")
+    try:
+        return [Attachment(filename=value["filename"], mime_type=value["mime_type"], content=value["content"],
+                           params=tuple(sorted((value.get("params") or {}).items()))) for value in values]
+    except (KeyError, TypeError, AttributeError) as error:
+        raise PermanentJobError(f"the e-mail's attachments are malformed: {error}") from None
 
 
 def _email_for(job: OutboxJob) -> OutboundEmail | None:
@@ -153,7 +203,7 @@ def _send(job: OutboxJob) -> None:
     email.body_text = rendered.text
     email.body_html = rendered.html
     message = build_message(settings, to=email.to_address, rendered=rendered, tenant_id=email.tenant_id,
-                            email_id=email.id, sent_at=now)
+                            email_id=email.id, sent_at=now, attachments=attachments_of(email.context))
     deliver(settings, message)
     email.status = EmailStatus.SENT
     email.sent_at = now

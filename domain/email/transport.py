@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -22,6 +23,17 @@ from domain.outbox.services import PermanentJobError
 
 SMTP_BACKEND = "smtp"
 SINK_BACKEND = "sink"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A small text file sent with a mail, e.g. ``Attachment("kennismaking.ics", "text/calendar", ics,
+    (("method", "REQUEST"),))``; ``params`` are extra Content-Type parameters."""
+
+    filename: str
+    mime_type: str  # text/…
+    content: str
+    params: tuple[tuple[str, str], ...] = ()
 
 
 class TransientEmailError(Exception):
@@ -39,7 +51,9 @@ def message_id(settings: Settings, tenant_id: int, email_id: int) -> str:
 
 
 def build_message(settings: Settings, *, to: str, rendered: RenderedEmail, tenant_id: int, email_id: int,
-                  sent_at: datetime | None = None) -> EmailMessage:
+                  sent_at: datetime | None = None, attachments: list[Attachment] | tuple[Attachment, ...] = (),
+                  ) -> EmailMessage:
+    """Text and HTML as alternatives; with attachments, that pair is the first part of a multipart/mixed."""
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
@@ -50,6 +64,10 @@ def build_message(settings: Settings, *, to: str, rendered: RenderedEmail, tenan
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
+    for attachment in attachments:
+        subtype = attachment.mime_type.partition("/")[2]
+        message.add_attachment(attachment.content, subtype=subtype, filename=attachment.filename,
+                               params=dict(attachment.params))
     return message
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, inspect, or_, select
+from sqlalchemy import delete, func, inspect, or_, select, update
 
 from domain.audit.models import AuditEvent
 from domain.audit.services import Actor, record
 from domain.email.models import OutboundEmail
+from domain.evaluations.models import EvaluationConversation, EvaluationRequest
 from domain.families.models import (
     Consent,
     Family,
@@ -30,6 +31,7 @@ from domain.families.models import (
     MemberRole,
     PublicListing,
 )
+from domain.koppelingen.models import Kennismaking, Koppeling, KoppelingStatusChange, MatchExclusion
 from domain.vog.models import VogRecord
 from tenants.db import db
 
@@ -91,9 +93,42 @@ def family_export(family: Family) -> dict[str, Any]:
         "intake_visits": rows(IntakeVisit, IntakeVisit.visited_on),
         "public_listing": as_dict(listing) if listing is not None else None,
         "vog_records": rows(VogRecord),
+        "koppelingen": [as_dict(k) for k in _koppelingen_of(family.id)],
+        "evaluations": [as_dict(e, leave_out=frozenset({"token_hash"})) for e in db.session.scalars(
+            select(EvaluationRequest).where(EvaluationRequest.family_id == family.id).order_by(EvaluationRequest.id))],
+        "match_exclusions": [as_dict(m) for m in db.session.scalars(
+            select(MatchExclusion).where(_in_exclusion(family.id)).order_by(MatchExclusion.id))],
         "emails": [as_dict(email) for email in _emails_to(family.email)],
         "audit_events": [as_dict(event) for event in _audit_about(family.id)],
     }
+
+
+def _koppelingen_of(family_id: int) -> list[Koppeling]:
+    return list(db.session.scalars(select(Koppeling).where(
+        or_(Koppeling.vraag_family_id == family_id, Koppeling.steun_family_id == family_id)).order_by(Koppeling.id)))
+
+
+def _in_exclusion(family_id: int):
+    return or_(MatchExclusion.vraag_family_id == family_id, MatchExclusion.steun_family_id == family_id)
+
+
+def _blank_koppeling_texts(family_id: int) -> None:
+    """Free texts around the family's koppelingen may describe its people: they go; the facts
+    (states, dates, scores) stay for the figures."""
+    db.session.execute(update(EvaluationRequest).where(EvaluationRequest.family_id == family_id)
+                       .values(remarks=None))
+    db.session.execute(delete(MatchExclusion).where(_in_exclusion(family_id)))
+    koppeling_ids = [k.id for k in _koppelingen_of(family_id)]
+    if not koppeling_ids:
+        return
+    db.session.execute(update(Koppeling).where(Koppeling.id.in_(koppeling_ids))
+                       .values(schedule=None, location=None, end_note=None))
+    db.session.execute(update(KoppelingStatusChange).where(KoppelingStatusChange.koppeling_id.in_(koppeling_ids))
+                       .values(note=None))
+    db.session.execute(update(Kennismaking).where(Kennismaking.koppeling_id.in_(koppeling_ids))
+                       .values(location="(verwijderd)", outcome_notes=None))
+    db.session.execute(update(EvaluationConversation).where(EvaluationConversation.koppeling_id.in_(koppeling_ids))
+                       .values(notes=None))
 
 
 def record_export(family: Family, actor: Actor, *, format: str) -> None:
@@ -134,6 +169,7 @@ def anonymise_family(family: Family, actor: Actor, now: datetime, *, reason: str
     db.session.execute(delete(FamilyNote).where(FamilyNote.family_id == family.id))
     db.session.execute(delete(PublicListing).where(PublicListing.family_id == family.id))
     db.session.execute(delete(VogRecord).where(VogRecord.family_id == family.id))  # dates about named adults
+    _blank_koppeling_texts(family.id)
 
     # The mails sent to the family hold its name and address; blank them unless another (not
     # anonymised) family of this gemeente still uses the same address.

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import aliased
 
 from domain.accounts.models import StaffUser
+from domain.evaluations.services import PROEFPERIODE, conversations_due, moment_label
 from domain.families.models import Family, FamilyKind, FamilyMember, FamilyStatus, MemberRole
-from domain.families.records import LOCAL_TIME, dutch_day
+from domain.families.records import LOCAL_TIME, dutch_day, local_today
+from domain.koppelingen.models import OPEN_STATUSES, Kennismaking, Koppeling, KoppelingStatus
+from domain.koppelingen.queries import contact_names, staff_names
 from domain.vog.models import VogRecord, VogStatus
 from domain.vog.services import overdue_days
 from tenants.db import db
@@ -32,6 +35,11 @@ from tenants.models import Tenant
 VOG_REQUEST_WITHIN_DAYS = 7
 # A renewal shows up as a task this long before its date.
 RENEWAL_NOTICE_DAYS = 60
+# Both families answer a proposal within two weeks; a kennismaking's outcome is recorded within days;
+# the end of the guidance term shows up this long before it (close or extend).
+PROPOSAL_ANSWER_DAYS = 14
+MEETING_OUTCOME_DAYS = 3
+GUIDANCE_END_NOTICE_DAYS = 30
 LIMIT_PER_KIND = 200
 
 
@@ -41,6 +49,10 @@ class TaskKind(StrEnum):
     VOG_CHASE = "vog_navragen"
     VOG_REJECTED = "vog_afgewezen"
     VOG_RENEW = "vog_vernieuwen"
+    PROPOSAL_ANSWER = "voorstel_akkoord"
+    MEETING_OUTCOME = "kennismaking_uitkomst"
+    KOPPELING_END = "koppeling_einde"
+    EVALUATION_CONVERSATION = "evaluatiegesprek"
 
 
 KIND_LABELS = {
@@ -49,6 +61,10 @@ KIND_LABELS = {
     TaskKind.VOG_CHASE: "VOG navragen",
     TaskKind.VOG_REJECTED: "VOG afgewezen",
     TaskKind.VOG_RENEW: "VOG vernieuwen",
+    TaskKind.PROPOSAL_ANSWER: "Akkoord op voorstellen",
+    TaskKind.MEETING_OUTCOME: "Uitkomst kennismakingen",
+    TaskKind.KOPPELING_END: "Koppelingen afsluiten of verlengen",
+    TaskKind.EVALUATION_CONVERSATION: "Evaluatiegesprekken",
 }
 
 
@@ -62,6 +78,7 @@ class Task:
     family_id: int
     vog_id: int | None = None
     coordinator: str | None = None  # the family's coordinator's name, for the admin's view
+    koppeling_id: int | None = None  # a koppeling's task links to the koppeling page
 
     def days_overdue(self, today: date) -> int:
         return max(0, (today - self.due_on).days)
@@ -89,7 +106,8 @@ class TaskList:
 
 def task_list(*, coordinator_id: int | None, today: date, tenant: Tenant) -> TaskList:
     """The tasks of the current tenant: one coordinator's (with the unassigned), or everyone's (None)."""
-    tasks = [*intake_tasks(coordinator_id, today, tenant), *vog_tasks(coordinator_id, today, tenant)]
+    tasks = [*intake_tasks(coordinator_id, today, tenant), *vog_tasks(coordinator_id, today, tenant),
+             *koppeling_tasks(coordinator_id, today, tenant), *evaluation_tasks(coordinator_id, today, tenant)]
     tasks.sort(key=lambda task: (task.due_on, task.subject, task.family_id, task.vog_id or 0))
     return TaskList(today=today, tasks=tasks)
 
@@ -189,3 +207,71 @@ def _vog_task_text(vog: VogRecord, overdue_after: timedelta) -> tuple[str, str, 
         return "VOG vernieuwen", "verlopen", vog.renewal_due_on or _local_date(vog.updated_at)
     return "VOG vernieuwen", f"geldig tot en met {dutch_day(vog.renewal_due_on)}", vog.renewal_due_on
 
+
+def koppeling_tasks(coordinator_id: int | None, today: date, tenant: Tenant) -> list[Task]:
+    """Proposals still waiting for a family's yes, kennismakingen without an outcome, and the end of the
+    guidance term. A koppeling's tasks belong to its coordinator (or to everyone when it has none)."""
+    mine = true() if coordinator_id is None else or_(Koppeling.coordinator_id == coordinator_id,
+                                                     Koppeling.coordinator_id.is_(None))
+    # "In the past": before now on the real today; before the start of the day for any other day.
+    cutoff = datetime.now(UTC) if today == local_today() else datetime.combine(today, time.min, LOCAL_TIME)
+    proposals = db.session.scalars(select(Koppeling).where(
+        Koppeling.status == KoppelingStatus.VOORGESTELD, mine,
+        or_(Koppeling.vraag_agreed_on.is_(None), Koppeling.steun_agreed_on.is_(None)))
+        .order_by(Koppeling.id).limit(LIMIT_PER_KIND)).all()
+    endings = db.session.scalars(select(Koppeling).where(
+        Koppeling.status == KoppelingStatus.DEFINITIEF, mine,
+        Koppeling.guidance_end_on <= today + timedelta(days=GUIDANCE_END_NOTICE_DAYS))
+        .order_by(Koppeling.id).limit(LIMIT_PER_KIND)).all()
+    meetings = db.session.execute(select(Kennismaking, Koppeling).join(Koppeling, and_(
+        Koppeling.tenant_id == Kennismaking.tenant_id, Koppeling.id == Kennismaking.koppeling_id)).where(
+        Koppeling.status.in_(OPEN_STATUSES), mine, Kennismaking.cancelled_at.is_(None),
+        Kennismaking.outcome.is_(None), Kennismaking.starts_at < cutoff)
+        .order_by(Kennismaking.starts_at, Kennismaking.id).limit(LIMIT_PER_KIND)).all()
+    koppelingen = [*proposals, *endings, *(k for _, k in meetings)]
+    names = contact_names({k.vraag_family_id for k in koppelingen} | {k.steun_family_id for k in koppelingen})
+    coordinators = staff_names({k.coordinator_id for k in koppelingen if k.coordinator_id is not None})
+
+    def task(kind: TaskKind, title: str, detail: str, due_on: date, k: Koppeling) -> Task:
+        return Task(kind, title, names[k.vraag_family_id], detail, due_on, k.vraag_family_id,
+                    coordinator=coordinators.get(k.coordinator_id), koppeling_id=k.id)
+
+    tasks = []
+    for k in proposals:
+        missing = " en ".join(label for label, on in (("het vraaggezin", k.vraag_agreed_on),
+                                                      ("het steungezin", k.steun_agreed_on)) if on is None)
+        tasks.append(task(TaskKind.PROPOSAL_ANSWER, "Akkoord op het voorstel navragen",
+                          f"voorstel met steungezin {names[k.steun_family_id]} van {dutch_day(k.proposed_on)}; "
+                          f"nog geen ja van {missing}", k.proposed_on + timedelta(days=PROPOSAL_ANSWER_DAYS), k))
+    for meeting, k in meetings:
+        day = _local_date(meeting.starts_at)
+        tasks.append(task(TaskKind.MEETING_OUTCOME, "Uitkomst kennismaking vastleggen",
+                          f"kennismaking met steungezin {names[k.steun_family_id]} op {dutch_day(day)}",
+                          day + timedelta(days=MEETING_OUTCOME_DAYS), k))
+    for k in endings:
+        tasks.append(task(TaskKind.KOPPELING_END, "Koppeling afsluiten of verlengen",
+                          f"begeleiding met steungezin {names[k.steun_family_id]} loopt tot "
+                          f"{dutch_day(k.guidance_end_on)}", k.guidance_end_on, k))
+    return tasks
+
+
+def evaluation_tasks(coordinator_id: int | None, today: date, tenant: Tenant) -> list[Task]:
+    """"Evaluatiegesprek voeren": the families got their evaluation links and no conversation is recorded
+    yet (by the end of the proefperiode, else within two weeks of the links). Links to the koppeling's
+    evaluations page (``kind`` tells the start page which koppeling page)."""
+    due = conversations_due(coordinator_id, LIMIT_PER_KIND)
+    koppelingen = {k.id: k for k in db.session.scalars(select(Koppeling).where(
+        Koppeling.id.in_({item.koppeling_id for item in due})))} if due else {}
+    names = contact_names({k.vraag_family_id for k in koppelingen.values()}
+                          | {k.steun_family_id for k in koppelingen.values()})
+    coordinators = staff_names({k.coordinator_id for k in koppelingen.values() if k.coordinator_id is not None})
+    tasks = []
+    for item in due:
+        k = koppelingen[item.koppeling_id]
+        when = (f"proefperiode loopt tot {dutch_day(k.proefperiode_end_on)}" if item.moment == PROEFPERIODE
+                else f"links verstuurd op {dutch_day(item.first_sent_on)}")
+        tasks.append(Task(TaskKind.EVALUATION_CONVERSATION, "Evaluatiegesprek voeren", names[k.vraag_family_id],
+                          f"{moment_label(item.moment).lower()} met steungezin {names[k.steun_family_id]}; {when}",
+                          item.due_on, k.vraag_family_id, coordinator=coordinators.get(k.coordinator_id),
+                          koppeling_id=k.id))
+    return tasks

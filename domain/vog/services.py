@@ -6,6 +6,7 @@ state (audited as ``vog.corrected``). No copy of the certificate is kept, only t
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -222,6 +223,14 @@ def vog_blockers(family: Family, *, today: date | None = None) -> list[VogBlocke
         select(FamilyMember).where(FamilyMember.family_id == family.id).order_by(FamilyMember.id)).all()
     records = {vog.member_id: vog for vog in db.session.scalars(
         select(VogRecord).where(VogRecord.family_id == family.id))}
+    return blockers_from(members, records, today)
+
+
+def blockers_from(members: Iterable, records: Mapping[int, VogRecord], today: date) -> list[VogBlocker]:
+    """The blockers of one household from its members (in order) and their VOG records by member id.
+
+    Pure: members and records may be ORM objects or rows with the same attributes, so that many
+    households can be judged from two queries (match suggestions)."""
     blockers = []
     for member in members:
         vog = records.get(member.id)

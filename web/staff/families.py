@@ -59,6 +59,7 @@ from domain.families.records import (
 )
 from domain.families.status import STATUS_LABELS, StatusError, allowed_next, change_status
 from domain.families.support_types import active_support_types, ensure_default_support_types, support_labels
+from domain.koppelingen.queries import family_koppelingen
 from domain.vog.services import STATUS_LABELS as VOG_LABELS
 from domain.vog.services import vog_blockers, vog_rows
 from tenants.access import get_for_tenant
@@ -187,7 +188,7 @@ def _render_detail(family_id: int, *, status_form: StatusForm | None = None, not
         confirm=ConfirmForm(), age_of=age_of, slots=availability_slots(record.family.availability),
         vogs=vog_rows(family_id=family_id) if record.family.kind == FamilyKind.STEUN else [],
         vog_blockers=vog_blockers(record.family) if record.family.kind == FamilyKind.STEUN else [],
-        vog_labels=VOG_LABELS, **_labels(),
+        vog_labels=VOG_LABELS, koppelingen=family_koppelingen(family_id), **_labels(),
     )
 
 

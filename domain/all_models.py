@@ -2,6 +2,7 @@
 
 from domain.accounts.models import AccountToken, NationalUser, StaffUser
 from domain.audit.models import AuditEvent, NationalAuditEvent
+from domain.documents.models import Contract, Document, DocumentSigner, DocumentTemplate
 from domain.email.models import OutboundEmail
 from domain.evaluations.models import EvaluationConversation, EvaluationRequest
 from domain.families.models import (
@@ -20,7 +21,8 @@ from domain.vog.models import VogRecord
 from tenants.models import Tenant
 
 __all__ = [
-    "AccountToken", "AuditEvent", "Consent", "EvaluationConversation", "EvaluationRequest", "Family",
+    "AccountToken", "AuditEvent", "Consent", "Contract", "Document", "DocumentSigner", "DocumentTemplate",
+    "EvaluationConversation", "EvaluationRequest", "Family",
     "FamilyMember", "FamilyNote", "FamilyStatusChange", "IntakeVisit", "Kennismaking", "Koppeling",
     "KoppelingStatusChange", "MatchExclusion", "NationalAuditEvent", "NationalUser", "OutboundEmail", "OutboxJob",
     "PublicListing", "StaffUser", "SupportType", "Tenant", "VogRecord",

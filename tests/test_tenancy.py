@@ -27,6 +27,7 @@ from config.settings import APP_ROLE
 from domain.accounts.models import AccountToken, StaffUser
 from domain.audit.models import AuditEvent
 from domain.audit.services import SYSTEM, record
+from domain.documents.models import Contract, Document, DocumentSigner, DocumentTemplate
 from domain.email.models import OutboundEmail
 from domain.evaluations.models import EvaluationConversation, EvaluationRequest
 from domain.families.models import (
@@ -236,6 +237,59 @@ def _unique() -> str:
     return uuid.uuid4().hex
 
 
+def _template_id() -> int:
+    """A national template row every document can point to (made once, as the owner would)."""
+    existing = db.session.scalar(select(DocumentTemplate.id).order_by(DocumentTemplate.id).limit(1))
+    if existing is not None:
+        return existing
+    template = DocumentTemplate(kind="samenwerking", version=1, title="Probe", body="probe")
+    db.session.add(template)
+    db.session.flush()
+    return template.id
+
+
+CONTRACT_VALUES = {"starts_on": date(2026, 1, 1), "ends_on": date(2027, 12, 31), "koppelingen_target": 10,
+                   "budget_eur": 55000, "contact_name": "Probe", "contact_email": "probe@example.org"}
+
+
+def _create_contract(make: Factory, gemeente: Gemeente) -> int:
+    with acting_for(make.app, gemeente.id):
+        row = Contract(tenant_id=gemeente.id, **CONTRACT_VALUES)
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def _create_document(make: Factory, gemeente: Gemeente) -> int:
+    with acting_for(make.app, gemeente.id):
+        row = Document(tenant_id=gemeente.id, kind="samenwerking", template_id=_template_id(), template_version=1,
+                       title="Probe", context={})
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def _document_values(tenant_id: int) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "kind": "samenwerking", "template_version": 1, "title": "Probe",
+            "status": "concept", "signing_order": "parallel", "context": {}, "seal_status": "geen",
+            "template_id": select(func.min(DocumentTemplate.id)).scalar_subquery()}
+
+
+def _create_signer(make: Factory, gemeente: Gemeente) -> int:
+    document_id = _create_document(make, gemeente)
+    with acting_for(make.app, gemeente.id):
+        row = DocumentSigner(tenant_id=gemeente.id, document_id=document_id, role="gemeente", name="Probe",
+                             token_hash=uuid.uuid4().hex)
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def _signer_values(tenant_id: int) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "position": 0, "role": "gemeente", "name": "Probe", "token_hash": uuid.uuid4().hex,
+            "document_id": select(func.min(Document.id)).where(Document.tenant_id == tenant_id).scalar_subquery()}
+
+
 @dataclass(frozen=True)
 class RowBuilder:
     # Makes a row for the tenant through the application's own code path; returns its id.
@@ -303,6 +357,10 @@ ROW_BUILDERS: dict[str, RowBuilder] = {
     "evaluation_requests": _koppeling_child_builder(EvaluationRequest, role="vraag", moment=_unique,
                                                     due_on=date(2026, 1, 5), token_hash=_unique,
                                                     expires_at=FAR_FUTURE),
+    "contracts": RowBuilder(create=_create_contract,
+                            values=lambda tenant_id: {"tenant_id": tenant_id, **CONTRACT_VALUES}),
+    "documents": RowBuilder(create=_create_document, values=_document_values),
+    "document_signers": RowBuilder(create=_create_signer, values=_signer_values),
     "evaluation_conversations": _koppeling_child_builder(EvaluationConversation, moment=_unique,
                                                          held_on=date(2026, 1, 5), outcome="positief"),
     "support_types": RowBuilder(
@@ -531,6 +589,7 @@ def pair(make: Factory):
                                         first_name="Probe", birth_year=1980))
             db.session.commit()
         _create_koppeling(make, gemeente)  # and rows that hang off a koppeling
+        _create_document(make, gemeente)  # or a document
     return a, b
 
 

@@ -108,6 +108,8 @@ def test_tenant_admin_pages_are_accessible(page: Page, demo_login) -> None:
     expect(page).to_have_url(re.compile(rf"{TENANT}/app/instellingen$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Instellingen van Smallingerland")
     expect(page.get_by_label("VOG vernieuwen na (maanden)")).to_be_visible()
+    weights = page.get_by_role("group", name="Gewicht van elk criterium bij het zoeken van een passend gezin")
+    expect(weights.get_by_label("Ruimte bij het steungezin")).to_be_visible()
     assert_accessible(page)
 
     # A wrong value: the error is announced and linked to its field, nothing is saved.

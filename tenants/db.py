@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, ForeignKey, MetaData, event, false, func, text
+from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, MetaData, event, false, func, text
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -47,6 +47,12 @@ class TenantScoped:
     """
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+
+
+def tenant_fk(column: str, target: str, ondelete: str | None = "CASCADE") -> ForeignKeyConstraint:
+    """A foreign key from ``column`` to ``target`` that includes the tenant, so a row can only ever
+    point at a row of its own tenant."""
+    return ForeignKeyConstraint(["tenant_id", column], [f"{target}.tenant_id", f"{target}.id"], ondelete=ondelete)
 
 
 class Timestamped:

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.db import Base, TenantScoped, Timestamped
+from tenants.db import Base, TenantScoped, Timestamped, tenant_fk
 
 
 class DocumentKind(StrEnum):
@@ -53,9 +52,6 @@ class SealStatus(StrEnum):
     SEALED = "verzegeld"
     FAILED = "mislukt"
 
-
-def _tenant_fk(column: str, target: str, ondelete: str | None = "CASCADE") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["tenant_id", column], [f"{target}.tenant_id", f"{target}.id"], ondelete=ondelete)
 
 
 class DocumentTemplate(Timestamped, Base):
@@ -92,8 +88,8 @@ class Document(Timestamped, TenantScoped, Base):
     __tablename__ = "documents"
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
-        _tenant_fk("koppeling_id", "koppelingen"),
-        _tenant_fk("contract_id", "contracts"),
+        tenant_fk("koppeling_id", "koppelingen"),
+        tenant_fk("contract_id", "contracts"),
         Index("ix_documents_tenant_koppeling", "tenant_id", "koppeling_id"),
         Index("ix_documents_final_sha256", "final_sha256"),
     )
@@ -129,7 +125,7 @@ class DocumentSigner(Timestamped, TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "token_hash"),
-        _tenant_fk("document_id", "documents"),
+        tenant_fk("document_id", "documents"),
         Index("ix_document_signers_tenant_document", "tenant_id", "document_id"),
     )
 

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
     SmallInteger,
@@ -26,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.db import Base, TenantScoped, Timestamped
+from tenants.db import Base, TenantScoped, Timestamped, tenant_fk
 
 
 class EvaluationRole(StrEnum):
@@ -40,9 +39,6 @@ class ConversationOutcome(StrEnum):
     NEGATIEF = "negatief"
 
 
-def _tenant_fk(column: str, target: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["tenant_id", column], [f"{target}.tenant_id", f"{target}.id"], ondelete="CASCADE")
-
 
 class EvaluationRequest(Timestamped, TenantScoped, Base):
     """One family's evaluation at one moment of one koppeling: the link, and the answers once given."""
@@ -52,8 +48,8 @@ class EvaluationRequest(Timestamped, TenantScoped, Base):
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "koppeling_id", "moment", "family_id"),
         UniqueConstraint("tenant_id", "token_hash"),
-        _tenant_fk("koppeling_id", "koppelingen"),
-        _tenant_fk("family_id", "families"),
+        tenant_fk("koppeling_id", "koppelingen"),
+        tenant_fk("family_id", "families"),
         # The reminder sweep: sent, unanswered, by sent date.
         Index("ix_evaluation_requests_open", "tenant_id", "sent_at", postgresql_where=text("answered_at IS NULL")),
     )
@@ -86,7 +82,7 @@ class EvaluationConversation(Timestamped, TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "koppeling_id", "moment"),
-        _tenant_fk("koppeling_id", "koppelingen"),
+        tenant_fk("koppeling_id", "koppelingen"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

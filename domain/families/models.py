@@ -16,7 +16,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.db import Base, TenantScoped, Timestamped
+from tenants.db import Base, TenantScoped, Timestamped, tenant_fk
 
 
 class FamilyKind(StrEnum):
@@ -72,9 +71,6 @@ class ConsentKind(StrEnum):
     REFERRAL = "doorverwijzing"  # a referrer registered the family with its consent
 
 
-def _tenant_fk(column: str, target: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["tenant_id", column], [f"{target}.tenant_id", f"{target}.id"], ondelete="CASCADE")
-
 
 class Family(Timestamped, TenantScoped, Base):
     __tablename__ = "families"
@@ -85,7 +81,7 @@ class Family(Timestamped, TenantScoped, Base):
         Index("ix_families_tenant_coordinator", "tenant_id", "coordinator_id"),
         # The family's own coordinator: whose task list its tasks are on. Staff are deactivated,
         # never deleted, so no ON DELETE rule is needed.
-        ForeignKeyConstraint(["tenant_id", "coordinator_id"], ["staff_users.tenant_id", "staff_users.id"]),
+        tenant_fk("coordinator_id", "staff_users", ondelete=None),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -125,7 +121,7 @@ class Family(Timestamped, TenantScoped, Base):
 
 class FamilyMember(TenantScoped, Base):
     __tablename__ = "family_members"
-    __table_args__ = (UniqueConstraint("tenant_id", "id"), _tenant_fk("family_id", "families"))
+    __table_args__ = (UniqueConstraint("tenant_id", "id"), tenant_fk("family_id", "families"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     family_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -140,7 +136,7 @@ class FamilyMember(TenantScoped, Base):
 
 class FamilyStatusChange(TenantScoped, Base):
     __tablename__ = "family_status_changes"
-    __table_args__ = (UniqueConstraint("tenant_id", "id"), _tenant_fk("family_id", "families"))
+    __table_args__ = (UniqueConstraint("tenant_id", "id"), tenant_fk("family_id", "families"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     family_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -154,7 +150,7 @@ class FamilyStatusChange(TenantScoped, Base):
 
 class FamilyNote(Timestamped, TenantScoped, Base):
     __tablename__ = "family_notes"
-    __table_args__ = (UniqueConstraint("tenant_id", "id"), _tenant_fk("family_id", "families"))
+    __table_args__ = (UniqueConstraint("tenant_id", "id"), tenant_fk("family_id", "families"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     family_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -167,7 +163,7 @@ class Consent(TenantScoped, Base):
     """A consent as given: what, which text version, when, by whom; withdrawn keeps the record."""
 
     __tablename__ = "family_consents"
-    __table_args__ = (UniqueConstraint("tenant_id", "id"), _tenant_fk("family_id", "families"))
+    __table_args__ = (UniqueConstraint("tenant_id", "id"), tenant_fk("family_id", "families"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     family_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -180,7 +176,7 @@ class Consent(TenantScoped, Base):
 
 class IntakeVisit(Timestamped, TenantScoped, Base):
     __tablename__ = "intake_visits"
-    __table_args__ = (UniqueConstraint("tenant_id", "id"), _tenant_fk("family_id", "families"))
+    __table_args__ = (UniqueConstraint("tenant_id", "id"), tenant_fk("family_id", "families"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     family_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -214,7 +210,7 @@ class PublicListing(Timestamped, TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "family_id"),
-        _tenant_fk("family_id", "families"),
+        tenant_fk("family_id", "families"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

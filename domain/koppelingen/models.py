@@ -15,7 +15,6 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.db import Base, TenantScoped, Timestamped
+from tenants.db import Base, TenantScoped, Timestamped, tenant_fk
 
 
 class KoppelingStatus(StrEnum):
@@ -57,17 +56,14 @@ class MeetingOutcome(StrEnum):
     NIET_GOED = "niet_goed"  # not a match
 
 
-def _tenant_fk(column: str, target: str, ondelete: str | None = "CASCADE") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["tenant_id", column], [f"{target}.tenant_id", f"{target}.id"], ondelete=ondelete)
-
 
 class Koppeling(Timestamped, TenantScoped, Base):
     __tablename__ = "koppelingen"
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
-        ForeignKeyConstraint(["tenant_id", "vraag_family_id"], ["families.tenant_id", "families.id"]),
-        ForeignKeyConstraint(["tenant_id", "steun_family_id"], ["families.tenant_id", "families.id"]),
-        ForeignKeyConstraint(["tenant_id", "coordinator_id"], ["staff_users.tenant_id", "staff_users.id"]),
+        tenant_fk("vraag_family_id", "families", ondelete=None),
+        tenant_fk("steun_family_id", "families", ondelete=None),
+        tenant_fk("coordinator_id", "staff_users", ondelete=None),
         Index("ix_koppelingen_tenant_status", "tenant_id", "status"),
         Index("ix_koppelingen_tenant_vraag", "tenant_id", "vraag_family_id"),
         Index("ix_koppelingen_tenant_steun", "tenant_id", "steun_family_id"),
@@ -107,7 +103,7 @@ class KoppelingStatusChange(TenantScoped, Base):
     """The timeline: one row per state change (the first row is the proposal)."""
 
     __tablename__ = "koppeling_status_changes"
-    __table_args__ = (UniqueConstraint("tenant_id", "id"), _tenant_fk("koppeling_id", "koppelingen"))
+    __table_args__ = (UniqueConstraint("tenant_id", "id"), tenant_fk("koppeling_id", "koppelingen"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     koppeling_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -124,7 +120,7 @@ class Kennismaking(Timestamped, TenantScoped, Base):
     """A planned meeting of the two families and the coordinator; ``sequence`` counts .ics updates."""
 
     __tablename__ = "kennismakingen"
-    __table_args__ = (UniqueConstraint("tenant_id", "id"), _tenant_fk("koppeling_id", "koppelingen"))
+    __table_args__ = (UniqueConstraint("tenant_id", "id"), tenant_fk("koppeling_id", "koppelingen"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     koppeling_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -146,8 +142,8 @@ class MatchExclusion(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "vraag_family_id", "steun_family_id"),
-        _tenant_fk("vraag_family_id", "families"),
-        _tenant_fk("steun_family_id", "families"),
+        tenant_fk("vraag_family_id", "families"),
+        tenant_fk("steun_family_id", "families"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

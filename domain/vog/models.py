@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, DateTime, ForeignKeyConstraint, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy import Date, DateTime, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.db import Base, TenantScoped, Timestamped
+from tenants.db import Base, TenantScoped, Timestamped, tenant_fk
 
 
 class VogStatus(StrEnum):
@@ -23,17 +23,14 @@ class VogStatus(StrEnum):
     AFGEWEZEN = "afgewezen"
 
 
-def _tenant_fk(column: str, target: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["tenant_id", column], [f"{target}.tenant_id", f"{target}.id"], ondelete="CASCADE")
-
 
 class VogRecord(Timestamped, TenantScoped, Base):
     __tablename__ = "vog_records"
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "member_id"),
-        _tenant_fk("family_id", "families"),
-        _tenant_fk("member_id", "family_members"),
+        tenant_fk("family_id", "families"),
+        tenant_fk("member_id", "family_members"),
         # For the reminder sweeps: requests not yet received, and renewals coming up.
         Index("ix_vog_records_tenant_status_requested", "tenant_id", "status", "requested_on"),
         Index("ix_vog_records_tenant_status_renewal", "tenant_id", "status", "renewal_due_on"),

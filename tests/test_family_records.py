@@ -347,6 +347,10 @@ def test_notes(app, coordinator_client, gemeente):
                                                                   "body": "   "})
     assert "Schrijf eerst een notitie." in response.get_data(as_text=True)
     assert family_state(app, gemeente, family_id) == before
+    response = coordinator_client.post(f"{page}/notities", data={"csrf_token": csrf_token(coordinator_client, page),
+                                                                  "body": "x" * 5001})
+    assert "Hooguit 5000 tekens." in response.get_data(as_text=True)  # the number, not a placeholder
+    assert family_state(app, gemeente, family_id) == before
 
     response = coordinator_client.post(f"{page}/notities", data={
         "csrf_token": csrf_token(coordinator_client, page), "body": "Moeder belde: Tim is ziek, bezoek verzet."})

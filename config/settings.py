@@ -9,9 +9,13 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 
 class SettingsError(ValueError):
@@ -57,6 +61,15 @@ class Settings:
     # Postcode lookup for registrations: "pc4" (offline GeoNames table) or "pdok" (PDOK Locatieserver,
     # falling back to the offline table when it cannot be reached). Either way only PC4 precision is kept.
     geocoder: str = "pc4"
+    # The certificate and key that seal signed documents (PAdES). Configured in production; in demo
+    # and test mode, when neither is set, they point at a self-signed pair under var/<env>/signing/
+    # that is made on first use and then kept (``signing_self_signed``).
+    signing_cert_file: str | None = None
+    signing_key_file: str | None = None
+    signing_key_password: str | None = field(default=None, repr=False)
+    signing_self_signed: bool = False
+    # RFC 3161 time-stamp authority for the seal; without it the seal carries the signing time only.
+    tsa_url: str | None = None
 
     @property
     def is_demo(self) -> bool:
@@ -114,6 +127,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         outbox_retry_base_seconds=_parse_int(environ, "OUTBOX_RETRY_BASE_SECONDS", 30, minimum=0, maximum=3600),
         outbox_sweep_seconds=_parse_int(environ, "OUTBOX_SWEEP_SECONDS", 5, minimum=1, maximum=3600),
         geocoder=_parse_choice(environ, "GEOCODER", ("pc4", "pdok"), default="pc4"),
+        **_signing(environ, environment),
+        tsa_url=_parse_tsa_url(environ.get("TSA_URL", "").strip()),
     )
 
 
@@ -145,6 +160,55 @@ def _secret_key(environ: Mapping[str, str], environment: Environment) -> str:
     if environment is Environment.TEST:
         return secrets.token_urlsafe(32)
     raise SettingsError("SECRET_KEY is not set (required outside demo mode)")
+
+
+def _signing(environ: Mapping[str, str], environment: Environment) -> dict[str, object]:
+    cert_file = environ.get("SIGNING_CERT_FILE", "").strip()
+    key_file = environ.get("SIGNING_KEY_FILE", "").strip()
+    password = environ.get("SIGNING_KEY_PASSWORD") or None
+    if not cert_file and not key_file and environment is not Environment.PRODUCTION:
+        # Made on first use by domain.documents.sealing, then kept: stable across restarts.
+        folder = Path.cwd().resolve() / "var" / environment.value / "signing"
+        return {"signing_cert_file": str(folder / "certificate.pem"), "signing_key_file": str(folder / "key.pem"),
+                "signing_key_password": None, "signing_self_signed": True}
+    for name, value in (("SIGNING_CERT_FILE", cert_file), ("SIGNING_KEY_FILE", key_file)):
+        if not value:
+            raise SettingsError(f"{name} is not set (the certificate and key that seal signed documents"
+                                + (", required in production)" if environment is Environment.PRODUCTION else ")"))
+    certificate = _read_file("SIGNING_CERT_FILE", cert_file)
+    try:
+        cert = (x509.load_pem_x509_certificates(certificate)[0] if b"-----BEGIN" in certificate
+                else x509.load_der_x509_certificate(certificate))
+    except ValueError as error:
+        raise SettingsError(f"SIGNING_CERT_FILE {cert_file!r} holds no X.509 certificate: {error}") from None
+    key_bytes = _read_file("SIGNING_KEY_FILE", key_file)
+    try:
+        secret = password.encode() if password else None
+        key = (serialization.load_pem_private_key(key_bytes, secret) if b"-----BEGIN" in key_bytes
+               else serialization.load_der_private_key(key_bytes, secret))
+    except (ValueError, TypeError) as error:
+        raise SettingsError(f"SIGNING_KEY_FILE {key_file!r} cannot be read with the given SIGNING_KEY_PASSWORD: "
+                            f"{error}") from None
+    if key.public_key() != cert.public_key():
+        raise SettingsError("SIGNING_KEY_FILE does not hold the key of the certificate in SIGNING_CERT_FILE")
+    return {"signing_cert_file": cert_file, "signing_key_file": key_file, "signing_key_password": password,
+            "signing_self_signed": False}
+
+
+def _read_file(name: str, path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise SettingsError(f"{name} {path!r} cannot be read: {error.strerror or error}") from None
+
+
+def _parse_tsa_url(value: str) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SettingsError(f"TSA_URL must be an absolute http(s) URL, not {value!r}")
+    return value
 
 
 def _parse_database_url(name: str, value: str) -> str:

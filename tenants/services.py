@@ -11,7 +11,7 @@ from tenants.models import Tenant, TenantStatus
 
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # Slugs that would collide with platform-wide URLs.
-RESERVED_SLUGS = frozenset({"landelijk", "healthz", "static", "app", "login", "api"})
+RESERVED_SLUGS = frozenset({"landelijk", "healthz", "static", "app", "login", "api", "verifieer"})
 
 
 class TenantError(ValueError):

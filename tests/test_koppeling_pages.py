@@ -25,12 +25,13 @@ from domain.families.models import Family, FamilyStatus
 from domain.families.records import LOCAL_TIME, local_today
 from domain.koppelingen.kennismaking import cancel, plan_meeting, record_outcome, reschedule
 from domain.koppelingen.models import Kennismaking, Koppeling, KoppelingStatus, KoppelingStatusChange
-from domain.koppelingen.services import propose, record_agreement_akkoord, start_proefperiode, stop
+from domain.koppelingen.services import propose, start_proefperiode, stop
 from domain.outbox.models import OutboxJob
 from domain.tasks.services import TaskKind, task_list
 from tenants.db import db
 from tenants.models import Tenant
 from tests.conftest import csrf_token, login
+from tests.signing_helpers import signed_agreement
 from tests.smtp_sink import SmtpSink, smtp_sink  # noqa: F401 - the fixture
 from tests.test_email import WAIT, MailStack, mail, stack_for  # noqa: F401 - fixtures
 from tests.test_koppelingen import COORDINATOR, pair, positive_evaluation, run, to_kennismaking
@@ -38,7 +39,7 @@ from tests.test_vog import TODAY, in_tenant
 
 K = KoppelingStatus
 STEPS = {  # the URL suffix of each step's form on the page
-    "akkoord-vraaggezin", "akkoord-steungezin", "kennismakingsfase", "afspraken-akkoord", "kennismakingen",
+    "akkoord-vraaggezin", "akkoord-steungezin", "kennismakingsfase", "kennismakingen",
     "proefperiode", "definitief", "verlengen", "afsluiten", "stoppen",
 }
 
@@ -81,10 +82,8 @@ def koppeling(koppeling_id) -> Koppeling:
 def to_proefperiode(app, gemeente, koppeling_id):
     to_kennismaking(app, gemeente, koppeling_id)
 
-    def steps():
-        record_agreement_akkoord(koppeling(koppeling_id), COORDINATOR)
-        start_proefperiode(koppeling(koppeling_id), COORDINATOR, start_on=TODAY, today=TODAY)
-    run(app, gemeente, steps)
+    signed_agreement(app, gemeente, koppeling_id)
+    run(app, gemeente, lambda: start_proefperiode(koppeling(koppeling_id), COORDINATOR, start_on=TODAY, today=TODAY))
 
 
 def to_definitief(app, gemeente, koppeling_id):
@@ -117,8 +116,8 @@ REACH = {
     K.GESTOPT: to_gestopt,
 }
 FORMS = {
-    K.VOORGESTELD: {"akkoord-vraaggezin", "akkoord-steungezin", "kennismakingsfase", "afspraken-akkoord", "stoppen"},
-    K.KENNISMAKING: {"afspraken-akkoord", "kennismakingen", "proefperiode", "stoppen"},
+    K.VOORGESTELD: {"akkoord-vraaggezin", "akkoord-steungezin", "kennismakingsfase", "stoppen"},
+    K.KENNISMAKING: {"kennismakingen", "proefperiode", "stoppen"},
     K.PROEFPERIODE: {"definitief", "stoppen"},
     K.DEFINITIEF: {"verlengen", "afsluiten", "stoppen"},
     K.AFGESLOTEN: set(),
@@ -290,7 +289,7 @@ def test_field_errors_are_shown_next_to_their_field(app, staff, gemeente, coordi
         assert re.search(rf'id="{field_id}"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="{field_id}"', page)
         assert state(app, gemeente, koppeling_id) == before
     # The VOG guard in the middle of a step: the message names the adult, nothing changes.
-    run(app, gemeente, lambda: record_agreement_akkoord(koppeling(koppeling_id), COORDINATOR))
+    signed_agreement(app, gemeente, koppeling_id)
     steun = in_tenant(app, gemeente, lambda: koppeling(koppeling_id).steun_family_id)
     from domain.vog.models import VogRecord
 
@@ -356,8 +355,9 @@ def test_every_allowed_step_writes_one_audit_event(app, staff, gemeente, coordin
                    {"outcome": "goed", "notes": "Klikte meteen."}, "koppeling.meeting_outcome",
                    "De uitkomst van de kennismaking is vastgelegd.")
     assert "Klikte meteen." in page and f"/kennismakingen/{held}/uitkomst" not in page
-    step_ok(app, staff, gemeente, koppeling_id, "afspraken-akkoord", {}, "koppeling.agreement_recorded",
-            "Het akkoord op de afspraken is vastgelegd.")
+    page = staff.get(url(gemeente, koppeling_id)).get_data(as_text=True)
+    assert "Afsprakenovereenkomst laten ondertekenen" in page
+    signed_agreement(app, gemeente, koppeling_id)  # signing itself: tests/test_signing.py
     before = events_of(app, gemeente)
     response = post(staff, gemeente, koppeling_id, "proefperiode", {"start_on": today.isoformat()})
     assert response.status_code == 302

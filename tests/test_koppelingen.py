@@ -1,6 +1,7 @@
 """The koppeling lifecycle: every forbidden transition refused with a message and no change; every
 allowed one writes one audit event and one timeline row; the guards (agreement to the proposal,
-VOGs, the agreement, a positive proefperiode evaluation); family statuses follow; isolation."""
+VOGs, the signed afsprakenovereenkomst, a positive proefperiode evaluation); family statuses follow;
+isolation."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 
 from domain.audit.models import AuditEvent
 from domain.audit.services import Actor
+from domain.documents.models import DocumentKind, DocumentStatus
 from domain.evaluations.models import EvaluationConversation
 from domain.families.models import Family, FamilyStatus
 from domain.koppelingen.models import Koppeling, KoppelingStatus, KoppelingStatusChange, MatchExclusion
@@ -20,7 +22,6 @@ from domain.koppelingen.services import (
     close,
     make_definitief,
     propose,
-    record_agreement_akkoord,
     record_proposal_answer,
     start_kennismaking,
     start_proefperiode,
@@ -29,6 +30,7 @@ from domain.koppelingen.services import (
 )
 from tenants.access import NotFoundError, get_for_tenant
 from tenants.db import db
+from tests.signing_helpers import make_document, signed_agreement
 from tests.test_family_records import make_family
 from tests.test_vog import TODAY, in_tenant, steungezin
 from tests.test_vog_reminders import received
@@ -99,12 +101,8 @@ def to_kennismaking(app, gemeente, koppeling_id):
 
 def to_proefperiode(app, gemeente, koppeling_id):
     to_kennismaking(app, gemeente, koppeling_id)
-
-    def steps():
-        k = koppeling(koppeling_id)
-        record_agreement_akkoord(k, COORDINATOR)
-        start_proefperiode(k, COORDINATOR, start_on=TODAY, today=TODAY)
-    run(app, gemeente, steps)
+    signed_agreement(app, gemeente, koppeling_id)
+    run(app, gemeente, lambda: start_proefperiode(koppeling(koppeling_id), COORDINATOR, start_on=TODAY, today=TODAY))
 
 
 def positive_evaluation(app, gemeente, koppeling_id, outcome="positief"):
@@ -125,8 +123,8 @@ def test_from_proposal_to_afgesloten_with_one_audit_event_and_timeline_row_per_s
     status, start, _, _, families, events, rows = snapshot(app, gemeente, koppeling_id)
     assert status == K.PROEFPERIODE and start == TODAY
     assert families == {vraag: FamilyStatus.GEKOPPELD, steun: FamilyStatus.GEKOPPELD}
-    # proposed, 2 answers, kennismaking, akkoord, proefperiode: 6 events; 3 timeline rows
-    assert (events, rows) == (6, 3)
+    # proposed, 2 answers, kennismaking, proefperiode: 5 events; 3 timeline rows (signing is on the document)
+    assert (events, rows) == (5, 3)
     dates = in_tenant(app, gemeente, lambda: (koppeling(koppeling_id).proefperiode_end_on,
                                               koppeling(koppeling_id).guidance_end_on))
     assert dates == (date(2026, 8, 15), date(2028, 6, 15))  # 2 and 24 months (tenant defaults)
@@ -139,7 +137,7 @@ def test_from_proposal_to_afgesloten_with_one_audit_event_and_timeline_row_per_s
     status, _, definitief, ended, families, events, rows = snapshot(app, gemeente, koppeling_id)
     assert (status, definitief, ended) == (K.AFGESLOTEN, TODAY + timedelta(days=55), TODAY + timedelta(days=700))
     assert families == {vraag: FamilyStatus.AFGEMELD, steun: FamilyStatus.BESCHIKBAAR}
-    assert (events, rows) == (8, 5)
+    assert (events, rows) == (7, 5)
     steps = in_tenant(app, gemeente, lambda: [(r.from_status, r.to_status) for r in timeline(koppeling(koppeling_id))])
     assert steps == [(None, "voorgesteld"), ("voorgesteld", "kennismaking"), ("kennismaking", "proefperiode"),
                      ("proefperiode", "definitief"), ("definitief", "afgesloten")]
@@ -205,10 +203,25 @@ def test_proefperiode_needs_valid_vogs_naming_the_adult_and_the_agreement(app, g
         run(app, gemeente, lambda: start_proefperiode(koppeling(koppeling_id), COORDINATOR, start_on=TODAY,
                                                       today=TODAY))
     received(app, gemeente, steun, "Els", TODAY - timedelta(days=1))
-    with pytest.raises(KoppelingError, match="nog niet ondertekend"):
-        run(app, gemeente, lambda: start_proefperiode(koppeling(koppeling_id), COORDINATOR, start_on=TODAY,
-                                                      today=TODAY))
+    attempt = lambda: start_proefperiode(koppeling(koppeling_id), COORDINATOR, start_on=TODAY,  # noqa: E731
+                                         today=TODAY)
+    with pytest.raises(KoppelingError, match="nog niet door iedereen ondertekend"):
+        run(app, gemeente, attempt)
+    # Made, sent, declined or withdrawn is not signed; nor is the definitive agreement, or another koppeling's.
+    for status in (DocumentStatus.KLAAR, DocumentStatus.VERZONDEN, DocumentStatus.GEWEIGERD,
+                   DocumentStatus.INGETROKKEN):
+        make_document(app, gemeente, koppeling_id, status=status)
+    make_document(app, gemeente, koppeling_id, status=DocumentStatus.ONDERTEKEND,
+                  kind=DocumentKind.AFSPRAKEN_DEFINITIEF)
+    other_vraag, other_steun = pair(app, gemeente)
+    signed_agreement(app, gemeente, proposed(app, gemeente, other_vraag, other_steun))
+    with pytest.raises(KoppelingError, match="nog niet door iedereen ondertekend"):
+        run(app, gemeente, attempt)
     assert snapshot(app, gemeente, koppeling_id) == before
+    # Signed by every party (ondertekend, or already sealed): the proefperiode starts.
+    make_document(app, gemeente, koppeling_id, status=DocumentStatus.VERZEGELD)
+    run(app, gemeente, attempt)
+    assert snapshot(app, gemeente, koppeling_id)[0] == K.PROEFPERIODE
 
 
 def test_definitief_needs_a_positive_proefperiode_evaluation(app, gemeente):

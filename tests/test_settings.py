@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from config.settings import DEMO_SECRET_KEY, Environment, SettingsError, load_settings
+from domain.documents.sealing import generate_self_signed
 
 GOOD_SECRET = "x" * 40
 
@@ -76,7 +79,17 @@ def test_settings_are_frozen():
         settings.new_attribute = 1  # type: ignore[attr-defined]
 
 
-def test_demo_secret_only_in_demo_mode():
+@pytest.fixture(scope="module")
+def signing_files(tmp_path_factory) -> dict[str, str]:
+    """A certificate and its key, as production would configure them."""
+    folder = tmp_path_factory.mktemp("signing")
+    key_pem, cert_pem = generate_self_signed("Buurtgezinnen test")
+    (folder / "cert.pem").write_bytes(cert_pem)
+    (folder / "key.pem").write_bytes(key_pem)
+    return {"SIGNING_CERT_FILE": str(folder / "cert.pem"), "SIGNING_KEY_FILE": str(folder / "key.pem")}
+
+
+def test_demo_secret_only_in_demo_mode(signing_files):
     demo = load_settings(env(BUURTGEZINNEN_ENV="demo", SECRET_KEY=None))
     assert demo.is_demo and demo.secret_key == DEMO_SECRET_KEY
 
@@ -89,7 +102,7 @@ def test_demo_secret_only_in_demo_mode():
     # Production refuses to start without one.
     with pytest.raises(SettingsError, match="SECRET_KEY"):
         load_settings(env(BUURTGEZINNEN_ENV="production", SECRET_KEY=None))
-    production = load_settings(env(BUURTGEZINNEN_ENV="production", SECRET_KEY=GOOD_SECRET))
+    production = load_settings(env(BUURTGEZINNEN_ENV="production", SECRET_KEY=GOOD_SECRET, **signing_files))
     assert production.is_production and production.secret_key == GOOD_SECRET
 
 
@@ -116,3 +129,60 @@ def test_unix_socket_redis_is_translated_for_celery_and_limits():
 def test_explicit_app_database_url_is_used():
     settings = load_settings(env(SECRET_KEY=GOOD_SECRET, APP_DATABASE_URL="postgres://app:pw@db:5433/bg"))
     assert settings.app_database_url == "postgresql+psycopg://app:pw@db:5433/bg"
+
+
+# --- the certificate that seals signed documents ------------------------------------------------------
+
+def test_demo_and_test_mode_use_a_self_signed_certificate_under_var(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for environment in ("demo", "test"):
+        settings = load_settings(env(BUURTGEZINNEN_ENV=environment, SECRET_KEY=None))
+        assert settings.signing_self_signed is True
+        assert settings.signing_cert_file == str(tmp_path / "var" / environment / "signing" / "certificate.pem")
+        assert settings.signing_key_file == str(tmp_path / "var" / environment / "signing" / "key.pem")
+        assert settings.tsa_url is None
+    assert not (tmp_path / "var").exists()  # made on first use by the sealing code, not by reading settings
+
+
+def test_production_requires_a_signing_certificate(signing_files):
+    production = {"BUURTGEZINNEN_ENV": "production", "SECRET_KEY": GOOD_SECRET}
+    with pytest.raises(SettingsError, match="SIGNING_CERT_FILE"):
+        load_settings(env(**production))
+    with pytest.raises(SettingsError, match="SIGNING_KEY_FILE"):
+        load_settings(env(**production, SIGNING_CERT_FILE=signing_files["SIGNING_CERT_FILE"]))
+    settings = load_settings(env(**production, **signing_files, TSA_URL="https://tsa.example.org/tsr"))
+    assert settings.signing_self_signed is False
+    assert settings.signing_cert_file == signing_files["SIGNING_CERT_FILE"]
+    assert settings.tsa_url == "https://tsa.example.org/tsr"
+
+
+def test_a_configured_certificate_is_checked_at_start(signing_files, tmp_path):
+    cert, key = signing_files["SIGNING_CERT_FILE"], signing_files["SIGNING_KEY_FILE"]
+    with pytest.raises(SettingsError, match="SIGNING_CERT_FILE"):
+        load_settings(env(SIGNING_CERT_FILE=str(tmp_path / "missing.pem"), SIGNING_KEY_FILE=key))
+    with pytest.raises(SettingsError, match="SIGNING_CERT_FILE"):
+        load_settings(env(SIGNING_CERT_FILE=key, SIGNING_KEY_FILE=key))  # a key is no certificate
+    other_key, _ = generate_self_signed("Iemand anders")
+    (tmp_path / "other.pem").write_bytes(other_key)
+    with pytest.raises(SettingsError, match="SIGNING_KEY_FILE"):
+        load_settings(env(SIGNING_CERT_FILE=cert, SIGNING_KEY_FILE=str(tmp_path / "other.pem")))
+    # A key protected by a password needs SIGNING_KEY_PASSWORD, and the right one.
+    private = serialization.load_pem_private_key(Path(key).read_bytes(), None)
+    locked = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.BestAvailableEncryption(b"geheim-wachtwoord"))
+    (tmp_path / "locked.pem").write_bytes(locked)
+    with pytest.raises(SettingsError, match="SIGNING_KEY_PASSWORD"):
+        load_settings(env(SIGNING_CERT_FILE=cert, SIGNING_KEY_FILE=str(tmp_path / "locked.pem")))
+    with pytest.raises(SettingsError, match="SIGNING_KEY_PASSWORD"):
+        load_settings(env(SIGNING_CERT_FILE=cert, SIGNING_KEY_FILE=str(tmp_path / "locked.pem"),
+                          SIGNING_KEY_PASSWORD="fout"))
+    settings = load_settings(env(SIGNING_CERT_FILE=cert, SIGNING_KEY_FILE=str(tmp_path / "locked.pem"),
+                                 SIGNING_KEY_PASSWORD="geheim-wachtwoord"))
+    assert settings.signing_key_password == "geheim-wachtwoord"
+    assert "geheim-wachtwoord" not in repr(settings)
+
+
+@pytest.mark.parametrize("value", ["tsa.example.org", "ftp://tsa.example.org/", "https://"])
+def test_a_bad_tsa_url_fails_naming_the_variable(value):
+    with pytest.raises(SettingsError, match="TSA_URL"):
+        load_settings(env(TSA_URL=value))

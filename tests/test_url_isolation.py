@@ -22,6 +22,7 @@ from werkzeug.routing import Rule
 from domain.accounts.models import TenantRole
 from domain.accounts.services import create_staff_user
 from domain.audit.services import SYSTEM
+from domain.documents.models import DocumentSigner
 from domain.email.models import OutboundEmail
 from domain.families.models import Family, FamilyMember, FamilyNote
 from domain.koppelingen.models import Kennismaking, Koppeling
@@ -31,6 +32,7 @@ from tenants.db import db
 from tenants.models import Tenant
 from tenants.services import use_tenant
 from tests.conftest import csrf_token, login, random_ip
+from tests.signing_helpers import add_document
 
 MISSING_ID = 2_000_000_000  # fits in an int column, never used
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -82,6 +84,8 @@ ID_FILLERS: dict[str, tuple[str, Callable[[World], int | str]]] = {
     "vog_id": ("int", lambda world: world.b_ids["vog_id"]),
     "koppeling_id": ("int", lambda world: world.b_ids["koppeling_id"]),
     "meeting_id": ("int", lambda world: world.b_ids["meeting_id"]),
+    "document_id": ("int", lambda world: world.b_ids["document_id"]),
+    "signer_id": ("int", lambda world: world.b_ids["signer_id"]),
 }
 
 
@@ -131,10 +135,18 @@ def world(app: Flask, two_tenants) -> World:
         meeting = Kennismaking(tenant_id=two_tenants["b"].id, koppeling_id=koppeling.id, location=f"Bij {family_name}",
                                starts_at=datetime.now(UTC) + timedelta(days=7), duration_minutes=60)
         db.session.add(meeting)
+        # A sent agreement of that koppeling with a signer named after B's secret family.
+        document = add_document(two_tenants["b"].id, koppeling_id=koppeling.id, status="verzonden")
+        signer = DocumentSigner(tenant_id=two_tenants["b"].id, document_id=document.id, role="vraaggezin",
+                                name=f"{family_name} Geheim", email=f"gezin-{email}", family_id=family.id,
+                                member_id=member.id, token_hash=uuid.uuid4().hex, sent_at=datetime.now(UTC),
+                                expires_at=datetime.now(UTC) + timedelta(days=14))
+        db.session.add(signer)
         db.session.commit()
         user_id = user.id
         b_ids = {"email_id": mail.id, "job_id": job.id, "family_id": family.id, "vog_id": vog.id,
-                 "koppeling_id": koppeling.id, "meeting_id": meeting.id}
+                 "koppeling_id": koppeling.id, "meeting_id": meeting.id, "document_id": document.id,
+                 "signer_id": signer.id}
         db.session.remove()
     return World(two_tenants, name, email, user_id, b_ids, family_name)
 
@@ -290,7 +302,7 @@ def test_admin_sees_own_users_but_not_b(world, signed_in):
 # Pages anyone may open (login forms, the public page): 200 is fine, B's data still never shows.
 PUBLIC_ENDPOINTS = {"public.index", "auth.login", "national_auth.login", "auth.password_forgotten",
                     "registration.vraaggezin", "registration.steungezin", "registration.thanks", "listings.index",
-                    "evaluation.thanks"}
+                    "evaluation.thanks", "verify.index", "signing.done", "signing.declined"}
 
 
 def sweep(app: Flask, client: FlaskClient, token: str, world: World, prefix: str, slug: str | None,

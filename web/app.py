@@ -78,11 +78,15 @@ def _register_blueprints(app: Flask) -> None:
     from web.auth.routes import national_auth, tenant_auth
     from web.health import health
     from web.national.routes import national
+    from web.national.templates import national_templates
     from web.public.evaluation import evaluation
     from web.public.listings import listings
     from web.public.registration import registration
     from web.public.routes import public
+    from web.public.signing import signing
+    from web.public.verify import verify
     from web.site import site
+    from web.staff.documents import documents
     from web.staff.evaluations import evaluations
     from web.staff.families import families
     from web.staff.family_admin import family_admin
@@ -92,12 +96,17 @@ def _register_blueprints(app: Flask) -> None:
     from web.staff.messages import messages
     from web.staff.routes import staff
     from web.staff.settings import settings as tenant_settings
+    from web.staff.signing import signing_staff
     from web.staff.vog import vog
 
     for blueprint in (site, health, national_auth, national, tenant_auth, staff, messages, families, family_admin,
                       listing_editor, matching, koppelingen, vog, tenant_settings, registration, listings, public):
         app.register_blueprint(blueprint)
-    for blueprint in (evaluations, evaluation):
+    for blueprint in (evaluations, evaluation, verify):
+        app.register_blueprint(blueprint)
+    for blueprint in (documents, national_templates):
+        app.register_blueprint(blueprint)
+    for blueprint in (signing, signing_staff):
         app.register_blueprint(blueprint)
 
 

@@ -11,6 +11,7 @@ from domain.accounts.models import NationalRole, TenantRole
 from domain.accounts.services import AccountError, create_national_user, create_staff_user
 from domain.audit.services import Actor, record
 from domain.demo.services import seed_demo
+from domain.documents.templates import ensure_default_templates
 from tenants.db import db
 from tenants.models import TenantStatus
 from tenants.schema import migrate
@@ -44,6 +45,9 @@ def migrate_command() -> None:
     """Breng de database naar het nieuwste schema (als eigenaar-rol)."""
     settings = current_app.extensions["settings"]
     migrate(settings.database_url, settings.app_database_url)
+    # The national document texts start at version 1 (the defaults); edits are later versions.
+    ensure_default_templates()
+    db.session.commit()
     click.echo("Database is bijgewerkt.")
 
 

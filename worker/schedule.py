@@ -13,6 +13,8 @@ def beat_schedule(settings: Settings) -> dict:
         "sweep-vog-reminders": {"task": "sweeps.run", "schedule": 3600.0, "kwargs": {"name": "vog_reminders"}},
         "sweep-evaluation-prompts": {"task": "sweeps.run", "schedule": 3600.0,
                                      "kwargs": {"name": "evaluation_prompts"}},
+        "sweep-document-reminders": {"task": "sweeps.run", "schedule": 3600.0,
+                                     "kwargs": {"name": "document_reminders"}},
         "sweep-family-retention": {"task": "sweeps.run", "schedule": 86400.0,
                                    "kwargs": {"name": "family_retention"}},
     }

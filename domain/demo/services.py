@@ -13,6 +13,7 @@ from domain.accounts.services import (
 )
 from domain.audit.services import SYSTEM
 from domain.demo.families import assign_demo_coordinator, seed_demo_families
+from domain.documents.templates import ensure_default_templates
 from tenants.db import db
 from tenants.models import Tenant
 from tenants.services import create_tenant, tenant_by_slug, use_tenant
@@ -66,6 +67,8 @@ def seed_demo() -> list[str]:
         if assigned := assign_demo_coordinator(demo.slug):
             created.append(f"{assigned} demogezinnen in {demo.slug} aan de coördinator toegewezen")
     use_tenant(None)
+    if added := ensure_default_templates():
+        created.append(f"{added} standaardteksten voor documenten")
     for email, name, role in DEMO_NATIONAL:
         if find_national_user(email) is None:
             create_national_user(email=email, full_name=name, role=role, password=DEMO_PASSWORD,

@@ -9,6 +9,8 @@ says "sent", the job runs again and the mail goes out a second time, with the sa
 
 Attachments (e.g. the ``.ics`` of a kennismaking) are made when the mail is queued and kept in the
 context under the reserved key ``_attachments``, so the mail that goes out is exactly the one queued.
+A large binary file (the sealed PDF of a document) is not copied into the context: the mail keeps a
+reference (``AttachmentRef``) that is resolved when the mail is sent, in the job's tenant context.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +47,25 @@ _PARAM_VALUE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 LANGUAGE = re.compile(r"[a-z]{2}")
 
 
+@dataclass(frozen=True)
+class AttachmentRef:
+    """An attachment loaded when the mail is sent, e.g. ``AttachmentRef("document_pdf", document.id,
+    "afsprakenovereenkomst.pdf")`` for a document's sealed PDF. ``kind`` must be one of
+    ``attachment_resolvers()``; the object is looked up in the mail's own tenant (RLS)."""
+
+    kind: str
+    object_id: int
+    filename: str
+
+
+def attachment_resolvers() -> dict[str, Callable[[int, str], Attachment | None]]:
+    """kind -> function(object_id, filename) giving the attachment, or None if the object is gone."""
+    # Imported here: documents queue mail, so they import this module.
+    from domain.documents.finalising import final_pdf_attachment
+
+    return {"document_pdf": final_pdf_attachment}
+
+
 def email_dedupe_key(dedupe_key: str) -> str:
     return f"email:{dedupe_key}"
 
@@ -57,7 +79,7 @@ class EmailSpec:
     context: dict[str, Any]
     dedupe_key: str
     language: str = "nl"
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[Attachment | AttachmentRef, ...] = ()
 
 
 def queue_email(
@@ -68,12 +90,13 @@ def queue_email(
     context: dict[str, Any],
     dedupe_key: str,
     language: str = "nl",
-    attachments: list[Attachment] | tuple[Attachment, ...] = (),
+    attachments: list[Attachment | AttachmentRef] | tuple[Attachment | AttachmentRef, ...] = (),
 ) -> OutboundEmail | None:
     """Queue one mail in the current transaction (the caller commits); None if ``dedupe_key`` was used.
 
     Raises ValueError for an invalid address, an unknown template, a context that is not plain
-    JSON values, or an attachment that is not a small text file with a plain name and MIME type.
+    JSON values, or an attachment that is not a small text file with a plain name and MIME type
+    (or a reference, ``AttachmentRef``, of a known kind).
     The tenant's name is added to the context as ``gemeente``.
     """
     if isinstance(tenant, int):
@@ -150,9 +173,11 @@ def _email_row(tenant: Tenant, mail: EmailSpec) -> dict[str, Any]:
             "context": values, "status": EmailStatus.QUEUED, "attempts": 0}
 
 
-def _attachment_value(attachment: Attachment) -> dict[str, Any]:
+def _attachment_value(attachment: Attachment | AttachmentRef) -> dict[str, Any]:
+    if isinstance(attachment, AttachmentRef):
+        return _reference_value(attachment)
     if not isinstance(attachment, Attachment):
-        raise ValueError("attachments must be Attachment values")
+        raise ValueError("attachments must be Attachment or AttachmentRef values")
     if not _FILENAME.fullmatch(attachment.filename):
         raise ValueError(f"attachment file name {attachment.filename!r} is not a plain file name")
     maintype, _, subtype = attachment.mime_type.partition("/")
@@ -169,16 +194,41 @@ def _attachment_value(attachment: Attachment) -> dict[str, Any]:
             "params": params}
 
 
+def _reference_value(reference: AttachmentRef) -> dict[str, Any]:
+    if reference.kind not in attachment_resolvers():
+        raise ValueError(f"unknown attachment reference kind {reference.kind!r}")
+    if not isinstance(reference.object_id, int) or isinstance(reference.object_id, bool):
+        raise ValueError("an attachment reference needs an integer object id")
+    if not _FILENAME.fullmatch(reference.filename):
+        raise ValueError(f"attachment file name {reference.filename!r} is not a plain file name")
+    return {"kind": reference.kind, "object_id": reference.object_id, "filename": reference.filename}
+
+
 def attachments_of(context: dict[str, Any] | None) -> list[Attachment]:
-    """The attachments a queued mail carries (an empty list for mail without any)."""
+    """The attachments a queued mail carries (an empty list for mail without any).
+
+    References are resolved here, so this runs in the mail's tenant context (the send job's).
+    """
     values = (context or {}).get(ATTACHMENTS_KEY) or []
     if not isinstance(values, list) or len(values) > MAX_ATTACHMENTS:
         raise PermanentJobError("the e-mail's attachments are malformed")
     try:
-        return [Attachment(filename=value["filename"], mime_type=value["mime_type"], content=value["content"],
+        return [_resolve(value) if "kind" in value else
+                Attachment(filename=value["filename"], mime_type=value["mime_type"], content=value["content"],
                            params=tuple(sorted((value.get("params") or {}).items()))) for value in values]
     except (KeyError, TypeError, AttributeError) as error:
         raise PermanentJobError(f"the e-mail's attachments are malformed: {error}") from None
+
+
+def _resolve(value: dict[str, Any]) -> Attachment:
+    resolver = attachment_resolvers().get(value["kind"])
+    object_id, filename = value["object_id"], value["filename"]
+    if resolver is None or not isinstance(object_id, int) or not _FILENAME.fullmatch(str(filename)):
+        raise PermanentJobError(f"the e-mail's attachment reference {value!r} is malformed")
+    attachment = resolver(object_id, filename)
+    if attachment is None:
+        raise PermanentJobError(f"the e-mail's attachment {value['kind']} {object_id} is not available")
+    return attachment
 
 
 def _email_for(job: OutboxJob) -> OutboundEmail | None:

@@ -28,11 +28,12 @@ SINK_BACKEND = "sink"
 @dataclass(frozen=True)
 class Attachment:
     """A small text file sent with a mail, e.g. ``Attachment("kennismaking.ics", "text/calendar", ics,
-    (("method", "REQUEST"),))``; ``params`` are extra Content-Type parameters."""
+    (("method", "REQUEST"),))``; ``params`` are extra Content-Type parameters. Bytes content (a PDF)
+    only ever comes from a reference resolved at send time (``domain.email.services.AttachmentRef``)."""
 
     filename: str
-    mime_type: str  # text/…
-    content: str
+    mime_type: str  # text/… (or any type for bytes resolved from a reference)
+    content: str | bytes
     params: tuple[tuple[str, str], ...] = ()
 
 
@@ -65,9 +66,13 @@ def build_message(settings: Settings, *, to: str, rendered: RenderedEmail, tenan
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     for attachment in attachments:
-        subtype = attachment.mime_type.partition("/")[2]
-        message.add_attachment(attachment.content, subtype=subtype, filename=attachment.filename,
-                               params=dict(attachment.params))
+        maintype, _, subtype = attachment.mime_type.partition("/")
+        if isinstance(attachment.content, bytes):
+            message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
+                                   filename=attachment.filename, params=dict(attachment.params))
+        else:
+            message.add_attachment(attachment.content, subtype=subtype, filename=attachment.filename,
+                                   params=dict(attachment.params))
     return message
 
 

@@ -14,7 +14,12 @@ from domain.families.records import LOCAL_TIME, contact_name, dutch_day, local_t
 from domain.families.support_types import support_labels
 from domain.koppelingen.kennismaking import is_past, is_upcoming, meetings_of
 from domain.koppelingen.models import Kennismaking, Koppeling, KoppelingStatus, KoppelingStatusChange
-from domain.koppelingen.services import STATUS_LABELS, proefperiode_outcome, timeline
+from domain.koppelingen.services import (
+    STATUS_LABELS,
+    proefperiode_outcome,
+    signed_proefperiode_agreement,
+    timeline,
+)
 from tenants.db import db
 
 K = KoppelingStatus
@@ -131,8 +136,8 @@ def next_step(koppeling: Koppeling, meetings: list[Kennismaking] | None = None, 
             return "Uitkomst van de kennismaking vastleggen"
         if not any(is_past(m, now) for m in meetings):
             return "Kennismaking plannen"
-        if koppeling.agreement_recorded_at is None:
-            return "Akkoord op de afspraken vastleggen"
+        if signed_proefperiode_agreement(koppeling) is None:
+            return "Afsprakenovereenkomst laten ondertekenen"
         return "Proefperiode starten"
     if status == K.PROEFPERIODE:
         outcome = proefperiode_outcome(koppeling)

@@ -9,18 +9,20 @@ whose koppeling was closed as planned is afgemeld: it was helped).
 Guards:
 - kennismaking only after both families agreed to the proposal (recorded by the coordinator);
 - proefperiode only with a valid VOG for every adult of the steungezin and the proefperiode
-  agreement signed — until signing exists, the coordinator's recorded "akkoord";
+  agreement (an ``afspraken_proefperiode`` document) signed by every party (``ondertekend``, or
+  already ``verzegeld``): see ``domain.documents.signing``;
 - definitief only after a positive evaluation conversation at the end of the proefperiode, and
   still with valid VOGs.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import func, select
 
 from domain.audit.services import Actor, record
+from domain.documents.models import Document, DocumentKind, DocumentStatus
 from domain.evaluations.models import ConversationOutcome, EvaluationConversation
 from domain.families.models import Family, FamilyKind, FamilyStatus
 from domain.families.records import local_today
@@ -162,14 +164,14 @@ def record_proposal_answer(koppeling: Koppeling, side: str, agreed_on: date | No
            details={"side": side, "on": agreed_on.isoformat()})
 
 
-def record_agreement_akkoord(koppeling: Koppeling, actor: Actor) -> None:
-    """Until signing exists: the coordinator records that both families agreed to the proefperiode agreement."""
-    _require(koppeling, (K.VOORGESTELD, K.KENNISMAKING),
-             "Het akkoord op de afspraken leg je vast vóór de proefperiode begint.")
-    koppeling.agreement_recorded_at = datetime.now(UTC)
-    koppeling.agreement_recorded_by = actor.label
-    db.session.flush()
-    record("koppeling.agreement_recorded", actor, object_type="koppeling", object_id=koppeling.id)
+def signed_proefperiode_agreement(koppeling: Koppeling) -> Document | None:
+    """The koppeling's afsprakenovereenkomst for the proefperiode, signed by every party, if any."""
+    return db.session.scalar(
+        select(Document)
+        .where(Document.koppeling_id == koppeling.id, Document.kind == DocumentKind.AFSPRAKEN_PROEFPERIODE,
+               Document.status.in_([DocumentStatus.ONDERTEKEND, DocumentStatus.VERZEGELD]))
+        .order_by(Document.completed_at.desc(), Document.id.desc())
+        .limit(1))
 
 
 # --- the transitions ---------------------------------------------------------------------------------
@@ -204,8 +206,8 @@ def start_proefperiode(koppeling: Koppeling, actor: Actor, *, start_on: date | N
     message = vog_guard_message(steun, max(start_on, today))
     if message:
         raise KoppelingError(message)
-    if koppeling.agreement_recorded_at is None:
-        raise KoppelingError("De afspraken voor de proefperiode zijn nog niet ondertekend (of als akkoord vastgelegd).")
+    if signed_proefperiode_agreement(koppeling) is None:
+        raise KoppelingError("De afsprakenovereenkomst voor de proefperiode is nog niet door iedereen ondertekend.")
     tenant = db.session.get(Tenant, koppeling.tenant_id)
     koppeling.proefperiode_start_on = start_on
     koppeling.proefperiode_end_on = add_months(start_on, int(tenant.setting("proefperiode_months")))

@@ -12,9 +12,13 @@ def _noop(job: OutboxJob) -> None:
 
 def job_handlers() -> dict[str, JobHandler]:
     # Imported here, not at module level: features import the outbox, the map imports features.
+    from domain.documents.finalising import FINALISE_JOB, FINALISE_JOB_KIND
+    from domain.documents.services import RENDER_JOB, RENDER_JOB_KIND
     from domain.email.services import EMAIL_JOB
 
     return {
         "outbox.noop": JobHandler(run=_noop),
         "email.send": EMAIL_JOB,
+        RENDER_JOB_KIND: RENDER_JOB,
+        FINALISE_JOB_KIND: FINALISE_JOB,
     }

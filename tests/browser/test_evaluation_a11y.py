@@ -11,10 +11,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from domain.families.records import local_today
-from domain.koppelingen.services import record_agreement_akkoord, start_proefperiode
+from domain.koppelingen.services import start_proefperiode
 from domain.sweeps.evaluation_prompts import EVALUATION_PROMPTS
 from tenants.db import db
 from tests.browser.test_accessibility import assert_accessible, page  # noqa: F401 - page is a fixture
+from tests.signing_helpers import signed_agreement
 from tests.test_evaluations import latest_token
 from tests.test_koppelingen import COORDINATOR, koppeling, pair, proposed, run, to_kennismaking
 
@@ -31,10 +32,9 @@ def evaluation(app, make):
     koppeling_id = proposed(app, gemeente, vraag, steun)
     to_kennismaking(app, gemeente, koppeling_id)
 
-    def start():
-        record_agreement_akkoord(koppeling(koppeling_id), COORDINATOR)
-        start_proefperiode(koppeling(koppeling_id), COORDINATOR, start_on=today - timedelta(days=56), today=today)
-    run(app, gemeente, start)
+    signed_agreement(app, gemeente, koppeling_id)
+    run(app, gemeente, lambda: start_proefperiode(koppeling(koppeling_id), COORDINATOR,
+                                                  start_on=today - timedelta(days=56), today=today))
     with app.app_context():
         try:
             EVALUATION_PROMPTS.run(datetime.now(UTC), tenant_ids=[gemeente.id])

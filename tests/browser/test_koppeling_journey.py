@@ -1,5 +1,6 @@
 """The whole koppeling in the browser: the coordinator proposes a match from the suggestions, plans
-the kennismaking, starts the proefperiode; the vraaggezin fills in its evaluation through its
+the kennismaking, sends the afsprakenovereenkomst for signing (the vraaggezin signs through its link,
+the steungezin on the coordinator's device), starts the proefperiode; the vraaggezin fills in its evaluation through its
 personal link (which then works no more); the coordinator records the conversation and makes the
 koppeling definitief. axe-core reports no violations on any page on the way."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,7 +25,9 @@ from tenants.db import db
 from tenants.models import Tenant
 from tenants.services import use_tenant
 from tests.browser.test_accessibility import COORDINATOR, TENANT, assert_accessible, sign_in
+from tests.browser.test_signing_a11y import without_pdf_viewer
 from tests.conftest import Gemeente
+from tests.signing_helpers import add_document
 from tests.test_family_records import make_family
 from tests.test_vog import steungezin
 from tests.test_vog_reminders import received
@@ -32,6 +35,7 @@ from tests.test_vog_reminders import received
 pytestmark = pytest.mark.browser
 
 DRACHTEN = (53.1069, 6.0981)
+NOOR_BORN = date(1988, 5, 20)
 
 
 def demo_gemeente(app: Flask) -> Gemeente:
@@ -58,7 +62,7 @@ def two_fitting_families(app: Flask, gemeente: Gemeente) -> tuple[int, str, str]
     with unique names so no other test's families get in the way."""
     marker = uuid.uuid4().hex[:5]
     vraag_last, steun_last = f"Kooistra{marker}", f"Bosma{marker}"
-    vraag = make_family(app, gemeente, status="wachtend", adults=(("Noor", vraag_last, 1988),),
+    vraag = make_family(app, gemeente, status="wachtend", adults=(("Noor", vraag_last, NOOR_BORN),),
                         children=(("Fenna", 2019),), support=("opvang_middag",))
     steun = steungezin(app, gemeente, status="beschikbaar", adults=(("Jelle", steun_last, 1975),),
                        children=(("Sietse", 2016),))
@@ -112,8 +116,48 @@ def test_from_suggestion_to_definitief(context: BrowserContext, app: Flask, demo
     expect(page.get_by_role("main")).to_contain_text("Buurthuis De Wiek, Drachten")
     assert_accessible(page)
 
-    # The agreement (recorded until signing exists), then the proefperiode.
-    page.get_by_role("button", name="Akkoord op de afspraken vastleggen").click()
+    # The afsprakenovereenkomst (made directly here: rendering has its own tests) goes out for signing.
+    in_demo(app, gemeente, lambda: add_document(gemeente.id, koppeling_id=koppeling_id).id)
+    page.goto(f"{TENANT}/app/koppelingen/{koppeling_id}")
+    page.get_by_label("Tegelijk: iedereen krijgt nu een link").check()
+    page.get_by_role("button", name="Versturen ter ondertekening").click()
+    expect(page.get_by_role("main")).to_contain_text("Het document is verstuurd ter ondertekening.")
+    assert_accessible(page)
+
+    def sign_link():
+        email = db.session.get(Family, vraag_id).email
+        mail = db.session.scalar(select(OutboundEmail).where(OutboundEmail.template == "document_sign_request",
+                                                             OutboundEmail.to_address == email))
+        return mail.context["link"]
+    base_url = context.pages[0].url.split(TENANT)[0]
+    signer = context.browser.new_context(base_url=base_url)
+    parent = signer.new_page()
+    without_pdf_viewer(parent)
+    parent.goto(urlsplit(in_demo(app, gemeente, sign_link)).path)
+    parent.get_by_label("Dag", exact=True).fill(str(NOOR_BORN.day))
+    parent.get_by_label("Maand", exact=True).fill(str(NOOR_BORN.month))
+    parent.get_by_label("Jaar", exact=True).fill(str(NOOR_BORN.year))
+    parent.get_by_role("button", name="Verder").click()
+    expect(parent.get_by_role("heading", level=1)).to_have_text("Afsprakenovereenkomst proefperiode")
+    parent.get_by_label("Ik heb het document gelezen en ga akkoord").check()
+    parent.get_by_label("Je volledige naam").fill(vraag_name)
+    parent.get_by_role("button", name="Ondertekenen").click()
+    expect(parent.get_by_role("heading", level=1)).to_have_text("Bedankt: je hebt ondertekend")
+    signer.close()
+
+    # The steungezin sits with the coordinator and signs on this device.
+    without_pdf_viewer(page)
+    page.goto(f"{TENANT}/app/koppelingen/{koppeling_id}")
+    page.get_by_role("button", name=f"Hier laten ondertekenen door {steun_name}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Afsprakenovereenkomst proefperiode")
+    page.get_by_label("Ik heb het document gelezen en ga akkoord").check()
+    page.get_by_label("Je volledige naam").fill(steun_name)
+    page.get_by_role("button", name="Ondertekenen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bedankt: je hebt ondertekend")
+    page.get_by_role("link", name="Terug naar de koppeling").click()
+    expect(page.locator("#ondertekenen")).to_contain_text("door iedereen ondertekend")
+
+    # Signed by both: the proefperiode can start.
     page.get_by_label("Startdatum van de proefperiode").fill(today.isoformat())
     page.get_by_role("button", name="Proefperiode starten").click()
     expect(page.locator("#koppeling-status")).to_have_text("proefperiode")

@@ -43,7 +43,6 @@ from domain.koppelingen.services import (
     close,
     extend_guidance,
     make_definitief,
-    record_agreement_akkoord,
     record_proposal_answer,
     start_kennismaking,
     start_proefperiode,
@@ -54,6 +53,7 @@ from tenants.access import get_for_tenant
 from tenants.db import db
 from web.access import guard_blueprint, roles_allowed
 from web.auth.flow import client_actor
+from web.staff.documents import agreement_form, agreement_panel
 from web.staff.forms import ConfirmForm
 from web.staff.koppeling_forms import (
     CloseForm,
@@ -121,6 +121,7 @@ def _default_forms(page) -> dict:
         "extend": ExtendForm(formdata=None),
         "close": CloseForm(formdata=None),
         "stop": StopForm(formdata=None),
+        "agreement": agreement_form(page.koppeling),
     }
 
 
@@ -147,8 +148,13 @@ def _render_detail(koppeling_id: int, *, forms: dict | None = None, failed: str 
         upcoming=page.upcoming(), without_outcome=page.without_outcome(), is_past=is_past, is_upcoming=is_upcoming,
         ends_at=ends_at, evaluations_url=(url_for(EVALUATIONS_ENDPOINT, koppeling_id=koppeling.id)
                                           if EVALUATIONS_ENDPOINT in current_app.view_functions else None),
-        **_labels(),
+        agreement=agreement_panel(koppeling), **_labels(),
     ), status
+
+
+def render_detail_with(koppeling_id: int, name: str, form) -> tuple:
+    """The koppeling page again with a refused form ``name`` of another module (its errors shown)."""
+    return _render_detail(koppeling_id, forms={name: form}, failed=name, status=422)
 
 
 @koppelingen.route("/<int:koppeling_id>")
@@ -216,13 +222,6 @@ def agree_steun(koppeling_id: int):
 def begin_kennismaking(koppeling_id: int):
     return _step(koppeling_id, "kennismaking", ConfirmForm(), lambda k, form: start_kennismaking(k, _actor()),
                  done="De kennismakingsfase is begonnen. Plan nu de kennismaking.", anchor="kennismakingen")
-
-
-@koppelingen.route("/<int:koppeling_id>/afspraken-akkoord", methods=["POST"])
-@roles_allowed(*READERS)
-def agreement_akkoord(koppeling_id: int):
-    return _step(koppeling_id, "akkoord", ConfirmForm(), lambda k, form: record_agreement_akkoord(k, _actor()),
-                 done="Het akkoord op de afspraken is vastgelegd.", anchor="volgende-stap")
 
 
 # --- kennismakingen ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import io
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -56,6 +57,14 @@ DRAWING = "M 10 40 L 30 10 L 50 40 C 60 50 70 50 80 40 Q 90 30 100 40"
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+def validate(signature, context):
+    """pyHanko's validator in a thread of its own: its synchronous API starts an event loop, which
+    fails in a thread where one runs already (after a Playwright test in the same worker)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(validate_pdf_signature, signature, context).result()
+
 
 def acting(app: Flask, tenant_id: int | None, work: Callable[[], T]) -> T:
     with app.app_context():
@@ -199,7 +208,7 @@ def test_demo_certificate_is_made_once_and_kept(settings: Settings):
 def test_pyhanko_validator_reports_the_seal_intact(settings: Settings, sealed: bytes):
     material = signing_material(settings)
     [signature] = PdfFileReader(io.BytesIO(sealed)).embedded_signatures
-    status = validate_pdf_signature(signature, ValidationContext(trust_roots=[material.certificate]))
+    status = validate(signature, ValidationContext(trust_roots=[material.certificate]))
     assert status.intact and status.valid and status.trusted
     assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
     assert status.bottom_line
@@ -216,7 +225,7 @@ def test_one_changed_byte_is_reported_altered(settings: Settings, plain_pdf: byt
     # Inside the signed content (the document itself, in the first signed byte range).
     changed = flip(sealed, len(plain_pdf) // 2)
     [signature] = PdfFileReader(io.BytesIO(changed), strict=False).embedded_signatures
-    status = validate_pdf_signature(signature, ValidationContext(trust_roots=[material.certificate]))
+    status = validate(signature, ValidationContext(trust_roots=[material.certificate]))
     assert not status.intact and not status.bottom_line
     verification = verify_pdf(changed, settings=settings)
     assert verification.ours and not verification.intact and verification.verdict == "veranderd"
@@ -224,7 +233,7 @@ def test_one_changed_byte_is_reported_altered(settings: Settings, plain_pdf: byt
     # Bytes appended after the seal (an incremental update, or junk): not the file that was sealed.
     appended = sealed + b"\n% een toevoeging\n"
     [signature] = PdfFileReader(io.BytesIO(appended), strict=False).embedded_signatures
-    status = validate_pdf_signature(signature, ValidationContext(trust_roots=[material.certificate]))
+    status = validate(signature, ValidationContext(trust_roots=[material.certificate]))
     assert status.coverage != SignatureCoverageLevel.ENTIRE_FILE
     assert verify_pdf(appended, settings=settings).verdict == "veranderd"
 
@@ -298,7 +307,7 @@ def local_tsa() -> Iterator[str]:
 def test_with_a_tsa_configured_the_seal_carries_a_time_stamp(settings: Settings, plain_pdf: bytes, local_tsa: str):
     stamped = seal_pdf(plain_pdf, settings=replace(settings, tsa_url=local_tsa), reason="x", location="y")
     [signature] = PdfFileReader(io.BytesIO(stamped)).embedded_signatures
-    status = validate_pdf_signature(signature, ValidationContext(trust_roots=[signing_material(settings).certificate]))
+    status = validate(signature, ValidationContext(trust_roots=[signing_material(settings).certificate]))
     assert status.intact and status.valid and status.timestamp_validity is not None
     assert status.timestamp_validity.intact and status.timestamp_validity.valid
     verification = verify_pdf(stamped, settings=settings)
@@ -308,7 +317,7 @@ def test_with_a_tsa_configured_the_seal_carries_a_time_stamp(settings: Settings,
     [unstamped] = PdfFileReader(io.BytesIO(seal_pdf(plain_pdf, settings=settings, reason="x",
                                                     location="y"))).embedded_signatures
     trusting_us = ValidationContext(trust_roots=[signing_material(settings).certificate])
-    assert validate_pdf_signature(unstamped, trusting_us).timestamp_validity is None
+    assert validate(unstamped, trusting_us).timestamp_validity is None
 
 
 def test_drawn_signatures_pass_only_as_plain_path_data():

@@ -12,6 +12,7 @@ from domain.accounts.services import (
     find_staff_user,
 )
 from domain.audit.services import SYSTEM
+from domain.demo.documents import seed_demo_documents
 from domain.demo.families import assign_demo_coordinator, seed_demo_families
 from domain.documents.templates import ensure_default_templates
 from tenants.db import db
@@ -69,6 +70,10 @@ def seed_demo() -> list[str]:
     use_tenant(None)
     if added := ensure_default_templates():
         created.append(f"{added} standaardteksten voor documenten")
+    for demo in DEMO_TENANTS:  # signed and sealed agreements, once the texts are there
+        use_tenant(tenant := tenant_by_slug(demo.slug))
+        created.extend(seed_demo_documents(tenant.id, demo.slug, demo.gemeentecode, demo.name))
+    use_tenant(None)
     for email, name, role in DEMO_NATIONAL:
         if find_national_user(email) is None:
             create_national_user(email=email, full_name=name, role=role, password=DEMO_PASSWORD,

@@ -11,9 +11,12 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import Field, Form, FormField, StringField
 
 from domain.accounts.models import TenantRole
+from domain.documents.models import Contract, Document, SealStatus
+from domain.documents.services import latest_contract_document
 from domain.tenant_settings.services import (
     EDITABLE_SETTINGS,
     Kind,
@@ -107,5 +110,15 @@ def edit():
             db.session.commit()
             flash(SAVED, "success")
             return redirect(url_for("settings.edit"))
-    return render_template("web/staff/settings.html", form=form, groups=_groups(form))
+    return render_template("web/staff/settings.html", form=form, groups=_groups(form), contracts=_contracts())
+
+
+def _contracts() -> list[tuple[Contract, Document | None]]:
+    """The gemeente's samenwerkingsovereenkomsten, newest first, each with its sealed document (if any)."""
+    found = []
+    for contract in db.session.scalars(select(Contract).order_by(Contract.starts_on.desc(), Contract.id.desc())):
+        document = latest_contract_document(contract)
+        sealed = document is not None and document.seal_status == SealStatus.SEALED and document.final_pdf
+        found.append((contract, document if sealed else None))
+    return found
 

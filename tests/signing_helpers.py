@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.documents.models import Document, DocumentKind, DocumentSigner, DocumentStatus, DocumentTemplate
+from domain.documents.templates import ensure_default_templates
 from tenants.db import db
 from tenants.services import use_tenant
 
-TEMPLATE_VERSION = 900_001  # far above real versions, so a test never collides with seeded texts
+# Below every real version: a test's template is never the newest text that real documents are made from.
+TEMPLATE_VERSION = 0
 
 
 @lru_cache(maxsize=4)
@@ -26,6 +28,7 @@ def tiny_pdf(text: str = "Afsprakenovereenkomst proefperiode") -> bytes:
 
 def template_id(kind: DocumentKind) -> int:
     """A national template row of ``kind`` for test documents (made once per database)."""
+    ensure_default_templates()  # the real version 1 first, so that stays the newest
     db.session.execute(insert(DocumentTemplate).values(kind=kind, version=TEMPLATE_VERSION, title="Testtekst",
                                                        body="<p>{{ gemeente }}</p>", created_by="tests")
                        .on_conflict_do_nothing())

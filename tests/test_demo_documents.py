@@ -8,9 +8,9 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from domain.accounts.models import StaffUser
+from domain.accounts.models import TenantRole
 from domain.audit.models import AuditEvent
-from domain.demo.services import DEMO_PASSWORD, DEMO_TENANTS, DEMO_TOTP_SECRET, seed_demo
+from domain.demo.services import DEMO_TENANTS, seed_demo
 from domain.documents.models import Contract, Document, DocumentKind, DocumentSigner, DocumentStatus, SealStatus
 from domain.documents.sealing import verify_pdf
 from domain.email.models import OutboundEmail
@@ -18,7 +18,7 @@ from domain.koppelingen.models import Koppeling, KoppelingStatus
 from domain.outbox.models import JobStatus, OutboxJob
 from tenants.db import db
 from tenants.services import tenant_by_slug, use_tenant
-from tests.conftest import Person, login, random_ip
+from tests.conftest import Gemeente, login, random_ip
 
 
 @pytest.fixture
@@ -87,14 +87,7 @@ def test_seeding_twice_adds_no_documents_signers_jobs_or_mails(seeded):
     assert counts() == before
 
 
-def _demo_person(slug: str, local_part: str) -> Person:
-    use_tenant(tenant_by_slug(slug))
-    user = db.session.scalar(select(StaffUser).where(StaffUser.email == f"{local_part}@{slug}.example.org"))
-    use_tenant(None)
-    return Person(user.email, DEMO_PASSWORD, DEMO_TOTP_SECRET, user.id, str(user.role))
-
-
-def test_the_sealed_pdfs_download_for_the_own_gemeente_only(app):
+def test_the_sealed_pdfs_download_for_the_own_gemeente_only(app, make):
     own, other = DEMO_TENANTS[0].slug, DEMO_TENANTS[1].slug
     with app.app_context():
         use_tenant(None)
@@ -106,8 +99,11 @@ def test_the_sealed_pdfs_download_for_the_own_gemeente_only(app):
         contract_document = db.session.scalars(select(Document).where(
             Document.kind == DocumentKind.SAMENWERKING, Document.status == DocumentStatus.VERZEGELD)).first()
         contract = (contract_document.id, bytes(contract_document.final_pdf))
-        coordinator, admin = _demo_person(own, "coordinator"), _demo_person(own, "beheer")
+        tenant = tenant_by_slug(own)
+        gemeente = Gemeente(tenant.id, tenant.slug, tenant.name)
         db.session.remove()
+    # Fresh accounts of the demo gemeente: the demo users' TOTP steps are used by the browser tests.
+    coordinator, admin = make.user(gemeente), make.user(gemeente, TenantRole.TENANT_ADMIN)
 
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = random_ip()

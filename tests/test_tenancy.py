@@ -28,6 +28,7 @@ from domain.accounts.models import AccountToken, StaffUser
 from domain.audit.models import AuditEvent
 from domain.audit.services import SYSTEM, record
 from domain.documents.models import Contract, Document, DocumentSigner, DocumentTemplate
+from domain.documents.templates import ensure_default_templates
 from domain.email.models import OutboundEmail
 from domain.evaluations.models import EvaluationConversation, EvaluationRequest
 from domain.families.models import (
@@ -238,14 +239,10 @@ def _unique() -> str:
 
 
 def _template_id() -> int:
-    """A national template row every document can point to (made once, as the owner would)."""
-    existing = db.session.scalar(select(DocumentTemplate.id).order_by(DocumentTemplate.id).limit(1))
-    if existing is not None:
-        return existing
-    template = DocumentTemplate(kind="samenwerking", version=1, title="Probe", body="probe")
-    db.session.add(template)
-    db.session.flush()
-    return template.id
+    """A national template every document can point to: the real default texts (a made-up row here
+    would become the text that later tests' documents are made from)."""
+    ensure_default_templates()
+    return db.session.scalar(select(func.min(DocumentTemplate.id)))
 
 
 CONTRACT_VALUES = {"starts_on": date(2026, 1, 1), "ends_on": date(2027, 12, 31), "koppelingen_target": 10,

@@ -77,6 +77,7 @@ def _select_locale() -> str:
 def _register_blueprints(app: Flask) -> None:
     from web.auth.routes import national_auth, tenant_auth
     from web.health import health
+    from web.national.contracts import national_contracts
     from web.national.routes import national
     from web.national.templates import national_templates
     from web.public.evaluation import evaluation
@@ -108,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     for blueprint in (signing, signing_staff):
         app.register_blueprint(blueprint)
+    app.register_blueprint(national_contracts)
 
 
 def _register_error_pages(app: Flask) -> None:

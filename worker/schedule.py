@@ -15,6 +15,8 @@ def beat_schedule(settings: Settings) -> dict:
                                      "kwargs": {"name": "evaluation_prompts"}},
         "sweep-document-reminders": {"task": "sweeps.run", "schedule": 3600.0,
                                      "kwargs": {"name": "document_reminders"}},
+        "sweep-contract-reminders": {"task": "sweeps.run", "schedule": 3600.0,
+                                     "kwargs": {"name": "contract_reminders"}},
         "sweep-family-retention": {"task": "sweeps.run", "schedule": 86400.0,
                                    "kwargs": {"name": "family_retention"}},
     }

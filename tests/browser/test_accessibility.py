@@ -223,3 +223,20 @@ def test_vog_overview_and_record_are_accessible(page: Page, demo_login) -> None:
     page.get_by_role("table").get_by_role("link").first.click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     assert_accessible(page)
+
+
+def test_national_admin_pages_are_accessible(page: Page, demo_login) -> None:
+    email = "landelijk@example.org"
+    page.goto("/landelijk/login")
+    page.get_by_label("E-mailadres").fill(email)
+    page.get_by_label("Wachtwoord").fill(demo_login.password)
+    page.locator("main").get_by_role("button", name="Verder").click()
+    page.locator("input[name=code]").fill(demo_login.code(email))
+    page.locator("main").get_by_role("button", name="Inloggen").click()
+    expect(page).to_have_url(re.compile(r"/landelijk/$"))
+    assert_accessible(page)
+    for path, heading in (("/landelijk/contracten/", "Contracten"), ("/landelijk/contracten/nieuw", "Contract"),
+                          ("/landelijk/documentteksten/", "Documentteksten")):
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+        assert_accessible(page)

@@ -78,6 +78,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.auth.routes import national_auth, tenant_auth
     from web.health import health
     from web.national.contracts import national_contracts
+    from web.national.provisioning import national_provisioning
     from web.national.routes import national
     from web.national.templates import national_templates
     from web.public.evaluation import evaluation
@@ -110,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (signing, signing_staff):
         app.register_blueprint(blueprint)
     app.register_blueprint(national_contracts)
+    app.register_blueprint(national_provisioning)
 
 
 def _register_error_pages(app: Flask) -> None:

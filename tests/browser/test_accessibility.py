@@ -236,7 +236,7 @@ def test_national_admin_pages_are_accessible(page: Page, demo_login) -> None:
     expect(page).to_have_url(re.compile(r"/landelijk/$"))
     assert_accessible(page)
     for path, heading in (("/landelijk/contracten/", "Contracten"), ("/landelijk/contracten/nieuw", "Contract"),
-                          ("/landelijk/documentteksten/", "Documentteksten")):
+                          ("/landelijk/documentteksten/", "Documentteksten"), ("/landelijk/gemeenten/", "Gemeenten")):
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
         assert_accessible(page)

@@ -1,0 +1,1 @@
+"""Provisioning gemeenten (tenants) by the national office."""

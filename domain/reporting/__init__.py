@@ -1,0 +1,1 @@
+"""Reporting: aggregate figures per gemeente, through one narrow database path, no personal data."""

@@ -222,8 +222,9 @@ def test_the_totals_are_exact_over_every_gemeente(app, two_filled, owner_engine)
         since = connection.scalars(text(
             "SELECT waiting_since FROM families WHERE kind = 'vraag' AND status = 'wachtend' "
             "AND anonymised_at IS NULL")).all()
-    days = [(ON - moment.astimezone(LOCAL_TIME).date()).days for moment in since]
-    assert totals.waiting == len(days)
+    # A family made straight in the database (other tests) may wait without a date: counted, no days.
+    days = [(ON - moment.astimezone(LOCAL_TIME).date()).days for moment in since if moment is not None]
+    assert totals.waiting == len(since)
     assert totals.waiting_median_days == round(Decimal(str(statistics.median(days))), 1)
     assert totals.waiting_longest_days == max(days)
 

@@ -386,6 +386,16 @@ def test_every_allowed_step_writes_one_audit_event(app, staff, gemeente, coordin
     assert final == ["afsluiting", "afsluiting"]
 
 
+def test_a_too_long_location_names_the_limit_and_plans_nothing(app, staff, gemeente, coordinator):
+    koppeling_id = proposal(app, gemeente, coordinator)
+    to_kennismaking(app, gemeente, koppeling_id)
+    response = post(staff, gemeente, koppeling_id, "kennismakingen",
+                    meeting_form(local_today() + timedelta(days=4), location="x" * 201))
+    assert response.status_code == 422
+    assert "Hooguit 200 tekens." in response.get_data(as_text=True)
+    assert mails(app, gemeente) == []
+
+
 def test_a_stop_through_the_page_calls_off_the_planned_kennismaking(app, staff, gemeente, coordinator):
     koppeling_id = proposal(app, gemeente, coordinator)
     to_kennismaking(app, gemeente, koppeling_id)

@@ -34,6 +34,7 @@ from tenants.access import get_for_tenant
 from tenants.db import db
 from web.access import guard_blueprint, roles_allowed
 from web.auth.flow import client_actor
+from web.staff.family_forms import TOO_LONG
 from web.tenancy import tenant_blueprint
 
 documents = tenant_blueprint("documents", __name__, "/app/documenten")
@@ -41,7 +42,6 @@ guard_blueprint(documents, realm="tenant", login_endpoint="auth.login")
 
 # Agreements hold the families' names and what was agreed: coordinators and tenant admins only.
 READERS = (TenantRole.COORDINATOR, TenantRole.TENANT_ADMIN)
-TOO_LONG = "Hooguit %(max)d tekens."
 FORM_NAME = "agreement"
 ANCHOR = "afsprakenovereenkomst"
 

@@ -32,7 +32,8 @@ from domain.families.status import STATUS_LABELS
 
 INVALID_DATE = "Vul een datum in als dag-maand-jaar, bijvoorbeeld 14-03-2024."
 INVALID_NUMBER = "Vul een heel getal in."
-TOO_LONG = "Hooguit %(max)d tekens."
+TOO_LONG = "Hooguit %(max)d tekens."  # WTForms fills in %(max)d
+DATE_REQUIRED = "Vul een datum in als dag-maand-jaar, bijvoorbeeld 14-03-2026."
 MINE, UNASSIGNED = "mij", "geen"
 COORDINATOR_FILTERS = {"": "alle coördinatoren", MINE: "mijn gezinnen", UNASSIGNED: "nog niet toegewezen"}
 

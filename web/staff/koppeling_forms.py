@@ -16,10 +16,7 @@ from domain.koppelingen.kennismaking import (
 )
 from domain.koppelingen.models import KoppelingStatus
 from domain.koppelingen.services import NOTE_MAX_LENGTH, STATUS_LABELS, STOP_REASON_LABELS
-from web.staff.family_forms import DutchDateField, DutchIntegerField
-
-DATE_REQUIRED = "Vul een datum in als dag-maand-jaar, bijvoorbeeld 14-03-2026."
-TOO_LONG = "Hooguit {max} tekens."
+from web.staff.family_forms import DATE_REQUIRED, TOO_LONG, DutchDateField, DutchIntegerField
 
 
 class StatusFilterForm(FlaskForm):

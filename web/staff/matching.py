@@ -46,6 +46,7 @@ from tenants.access import get_for_tenant
 from tenants.db import db
 from web.access import guard_blueprint, roles_allowed
 from web.auth.flow import client_actor
+from web.staff.family_forms import TOO_LONG
 from web.tenancy import tenant_blueprint
 
 matching = tenant_blueprint("matching", __name__, "/app/gezinnen")
@@ -54,7 +55,6 @@ guard_blueprint(matching, realm="tenant", login_endpoint="auth.login")
 READERS = (TenantRole.COORDINATOR, TenantRole.TENANT_ADMIN)
 SHOWN = 20  # suggestions on the page unless all are asked for
 KOPPELING_DETAIL = "koppelingen.detail"
-TOO_LONG = "Hooguit {max} tekens."
 NO_CANDIDATE = "Kies een gezin uit de lijst."
 
 

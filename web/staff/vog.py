@@ -35,14 +35,13 @@ from tenants.access import get_for_tenant
 from tenants.db import db
 from web.access import guard_blueprint, roles_allowed
 from web.auth.flow import client_actor
-from web.staff.family_forms import DutchDateField
+from web.staff.family_forms import DATE_REQUIRED, DutchDateField
 from web.tenancy import tenant_blueprint
 
 vog = tenant_blueprint("vog", __name__, "/app/vog")
 guard_blueprint(vog, realm="tenant", login_endpoint="auth.login")
 
 READERS = (TenantRole.COORDINATOR, TenantRole.TENANT_ADMIN)
-DATE_REQUIRED = "Vul een datum in als dag-maand-jaar, bijvoorbeeld 14-03-2024."
 
 
 class RequestForm(FlaskForm):

@@ -17,12 +17,13 @@ from domain.families.models import (
 )
 from domain.koppelingen.models import Kennismaking, Koppeling, KoppelingStatusChange, MatchExclusion
 from domain.outbox.models import OutboxJob
+from domain.reporting.models import EffectReport
 from domain.vog.models import VogRecord
 from tenants.models import Tenant
 
 __all__ = [
     "AccountToken", "AuditEvent", "Consent", "Contract", "Document", "DocumentSigner", "DocumentTemplate",
-    "EvaluationConversation", "EvaluationRequest", "Family",
+    "EffectReport", "EvaluationConversation", "EvaluationRequest", "Family",
     "FamilyMember", "FamilyNote", "FamilyStatusChange", "IntakeVisit", "Kennismaking", "Koppeling",
     "KoppelingStatusChange", "MatchExclusion", "NationalAuditEvent", "NationalUser", "OutboundEmail", "OutboxJob",
     "PublicListing", "StaffUser", "SupportType", "Tenant", "VogRecord",

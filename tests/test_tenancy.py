@@ -43,6 +43,7 @@ from domain.families.models import (
 )
 from domain.koppelingen.models import Kennismaking, Koppeling, KoppelingStatusChange, MatchExclusion
 from domain.outbox.services import enqueue
+from domain.reporting.models import EffectReport
 from domain.vog.models import VogRecord
 from tenants.access import NotFoundError, get_for_tenant
 from tenants.db import TENANT_SETTING, Base, TenantScoped, db, set_session_tenant
@@ -287,6 +288,18 @@ def _signer_values(tenant_id: int) -> dict[str, Any]:
             "document_id": select(func.min(Document.id)).where(Document.tenant_id == tenant_id).scalar_subquery()}
 
 
+# Finished, so several rows for one year do not meet the "one waiting/busy report per year" index.
+EFFECT_REPORT_VALUES = {"year": 2026, "status": "klaar"}
+
+
+def _create_effect_report(make: Factory, gemeente: Gemeente) -> int:
+    with acting_for(make.app, gemeente.id):
+        row = EffectReport(tenant_id=gemeente.id, **EFFECT_REPORT_VALUES)
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
 @dataclass(frozen=True)
 class RowBuilder:
     # Makes a row for the tenant through the application's own code path; returns its id.
@@ -365,6 +378,8 @@ ROW_BUILDERS: dict[str, RowBuilder] = {
         values=lambda tenant_id: {"tenant_id": tenant_id, "code": f"probe-{uuid.uuid4().hex[:8]}",
                                   "label": "Probe", "position": 99, "active": True},
     ),
+    "effect_reports": RowBuilder(create=_create_effect_report,
+                                 values=lambda tenant_id: {"tenant_id": tenant_id, **EFFECT_REPORT_VALUES}),
 }
 
 # Tables the app role may only add to and read (no UPDATE, no DELETE), per the design.

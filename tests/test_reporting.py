@@ -21,7 +21,8 @@ from domain.documents.models import Contract
 from domain.families.models import Family, FamilyKind, FamilyMember, FamilyStatus, MemberRole, ReferralSource
 from domain.families.records import LOCAL_TIME, dutch_day, local_today
 from domain.koppelingen.models import Koppeling, KoppelingStatus
-from domain.reporting.services import COLUMNS_BY_SLUG, national_table, parse_sort, shown, sorted_rows
+from domain.reporting.figures import NationalTable, Period, national_table
+from domain.reporting.table import COLUMNS_BY_SLUG, parse_sort, province_of, shown, sorted_rows
 from domain.vog.models import VogRecord, VogStatus
 from tenants.db import db
 from tenants.models import Tenant
@@ -29,6 +30,9 @@ from tests.conftest import login, random_ip
 from tests.test_vog import in_tenant
 
 ON = date(2026, 6, 1)
+# Every hand-made family registered 250 days before ON: inside the twelve months before ON, and 100
+# days before the koppelingen's proefperiode (ON - 150).
+REGISTERED_AT = datetime.combine(ON - timedelta(days=250), time(12), LOCAL_TIME)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +75,7 @@ class Builder:
                 tenant_id=self.gemeente.id, kind=kind, status=status, postcode=f"97{tag[:2].upper()} QZ",
                 pc4="9701", email=f"gezin-{tag}@privacy.example", street_address=f"Geheimstraat {tag}",
                 referral_source=ReferralSource.SELF, referrer_name=f"Verwijzer Zorgvuldig{tag}",
+                registered_at=REGISTERED_AT,
                 waiting_since=(datetime.combine(ON - timedelta(days=waiting_days), time(12), LOCAL_TIME)
                                if waiting_days is not None else None),
                 anonymised_at=datetime.now(LOCAL_TIME) if anonymised else None)
@@ -98,7 +103,9 @@ class Builder:
             tenant_id=self.gemeente.id, vraag_family_id=vraag_id, steun_family_id=steun_id, status=status,
             proposed_on=ON - timedelta(days=200),
             proefperiode_start_on=ON - timedelta(days=150) if proefperiode else None,
-            definitief_on=ON - timedelta(days=90) if definitief else None)))
+            definitief_on=ON - timedelta(days=90) if definitief else None,
+            ended_on=ON - timedelta(days=30) if status in (KoppelingStatus.AFGESLOTEN, KoppelingStatus.GESTOPT)
+            else None)))
 
     def contract(self, ends_on: date) -> None:
         self._add(lambda: db.session.add(Contract(
@@ -169,7 +176,7 @@ def two_filled(app, make):
 def table_on(app, day: date = ON):
     with app.app_context():
         try:
-            return national_table(day)
+            return national_table(day, Period.last_twelve_months(day))
         finally:
             db.session.remove()
 
@@ -196,7 +203,7 @@ def test_every_figure_of_both_gemeenten_is_right(app, two_filled):
     assert (ra.steun_adults, ra.steun_adults_valid_vog) == (7, 5)
     assert ra.vog_valid_share == Decimal(5) / Decimal(7)
     # Reached the proefperiode: 2 + 3 + 1 + 1 = 7, at the gemeente's €6,000.
-    assert (ra.koppelingen_with_savings, ra.savings_eur) == (7, 42000)
+    assert (ra.koppelingen_made, ra.savings_eur) == (7, 42000)
     assert ra.contract_ends_on == ON + timedelta(days=30)
 
     assert (rb.waiting, rb.waiting_median_days, rb.waiting_longest_days) == (2, Decimal("6.5"), 8)
@@ -204,7 +211,12 @@ def test_every_figure_of_both_gemeenten_is_right(app, two_filled):
     assert (rb.koppelingen_voorgesteld, rb.koppelingen_definitief, rb.koppelingen_gestopt) == (0, 1, 0)
     assert rb.proefperiode_to_definitief_share == Decimal(1)
     assert rb.vog_valid_share == Decimal(1)
-    assert (rb.koppelingen_with_savings, rb.savings_eur) == (1, 5500)  # the default
+    assert (rb.koppelingen_made, rb.savings_eur) == (1, 5500)  # the default
+    # Registered 250 days before ON (in the period), the proefperiodes began 100 days later.
+    assert (ra.registrations_vraag, ra.registrations_steun, rb.registrations_vraag, rb.registrations_steun) == (
+        22, 7, 3, 1)
+    assert (ra.to_koppeling_median_days, rb.to_koppeling_median_days) == (Decimal(100), Decimal(100))
+    assert (ra.intakes_overdue, rb.intakes_overdue) == (1, 0)  # the family in intake since ON - 250
     assert rb.contract_ends_on is None
 
 
@@ -215,7 +227,9 @@ def test_the_totals_are_exact_over_every_gemeente(app, two_filled, owner_engine)
     for field in ("waiting", "steun_available", "koppelingen_voorgesteld", "koppelingen_kennismaking",
                   "koppelingen_proefperiode", "koppelingen_definitief", "koppelingen_afgesloten",
                   "koppelingen_gestopt", "proefperiodes_concluded", "proefperiodes_definitief", "steun_adults",
-                  "steun_adults_valid_vog", "koppelingen_with_savings", "savings_eur"):
+                  "steun_adults_valid_vog", "koppelingen_made", "savings_eur", "registrations_vraag",
+                  "registrations_steun", "intakes_overdue", "vog_requests_overdue", "evaluations_overdue",
+                  "failed_jobs", "goal_ontlasten_n", "goal_netwerk_n"):
         assert getattr(totals, field) == sum(getattr(r, field) for r in table.rows), field
     # The national median and longest wait: over all waiting families, not from the gemeenten's medians.
     with owner_engine.connect() as connection:
@@ -227,6 +241,9 @@ def test_the_totals_are_exact_over_every_gemeente(app, two_filled, owner_engine)
     assert totals.waiting == len(since)
     assert totals.waiting_median_days == round(Decimal(str(statistics.median(days))), 1)
     assert totals.waiting_longest_days == max(days)
+
+
+NO_GOALS = {"doel-ontlasten": "–", "doel-sterker": "–", "doel-opvoedklimaat": "–", "doel-netwerk": "–"}
 
 
 def test_the_small_number_rule_hides_breakdowns_below_five(app, two_filled):
@@ -242,12 +259,18 @@ def test_the_small_number_rule_hides_breakdowns_below_five(app, two_filled):
         "steungezinnen": "5", "voorgesteld": "5", "kennismaking": "< 5", "proefperiode": "< 5",
         "definitief": "< 5", "afgesloten": "< 5", "gestopt": "< 5", "proef-naar-definitief": "80%",
         "vog-geldig": "71%", "besparing": "€ 42.000", "contract": dutch_day(ON + timedelta(days=30)),
+        "provincie": province_of(ra), "intakes-te-laat": "< 5", "vog-te-laat": "0", "evaluaties-te-laat": "0",
+        "mislukte-taken": "0", "aanmeldingen-vraag": "22", "aanmeldingen-steun": "7", "koppelingen-gemaakt": "7",
+        "dagen-tot-koppeling": "100", **NO_GOALS,
     }
     assert cells(rb) == {
         "gemeente": b.name, "wachtend": "< 5", "wachttijd-mediaan": "n < 5", "wachttijd-langst": "n < 5",
         "steungezinnen": "< 5", "voorgesteld": "0", "kennismaking": "0", "proefperiode": "0",
         "definitief": "< 5", "afgesloten": "0", "gestopt": "0", "proef-naar-definitief": "n < 5",
-        "vog-geldig": "n < 5", "besparing": "€ 5.500", "contract": "–",
+        "vog-geldig": "n < 5", "besparing": "n < 5", "contract": "–",
+        "provincie": province_of(rb), "intakes-te-laat": "0", "vog-te-laat": "0", "evaluaties-te-laat": "0",
+        "mislukte-taken": "0", "aanmeldingen-vraag": "< 5", "aanmeldingen-steun": "< 5", "koppelingen-gemaakt": "< 5",
+        "dagen-tot-koppeling": "n < 5", **NO_GOALS,
     }
     # The totals row is never hidden.
     assert all(value not in ("< 5", "n < 5") for value in cells(table.totals).values())
@@ -255,7 +278,8 @@ def test_the_small_number_rule_hides_breakdowns_below_five(app, two_filled):
 
 def test_sorting_treats_hidden_values_alike(app, two_filled):
     a, b = two_filled
-    rows = [r for r in table_on(app).rows if r.tenant_id in (a.id, b.id)]
+    table = table_on(app)
+    rows = NationalTable([r for r in table.rows if r.tenant_id in (a.id, b.id)], table.totals, selection=False)
     column, descending = parse_sort("-wachtend")
     assert descending and [r.tenant_id for r in sorted_rows(rows, column, descending)] == [a.id, b.id]
     column, descending = parse_sort("besparing")
@@ -277,7 +301,7 @@ def test_the_dashboard_shows_the_table_sorted_server_side(app, make, two_filled)
     html = client.get("/landelijk/?sorteer=-besparing").get_data(as_text=True)
     assert 'id="cijfers-tabel"' in html and "Totaal" in html
     assert html.index(a.name, html.index("cijfers-tabel")) < html.index(b.name, html.index("cijfers-tabel"))
-    assert "€ 42.000" in html and "€ 5.500" in html and "&lt; 5" in html
+    assert "€ 42.000" in html and "&lt; 5" in html and "n &lt; 5" in html  # B's savings rest on 1 koppeling
     assert 'aria-sort="descending"' in html
     html = client.get("/landelijk/?sorteer=besparing").get_data(as_text=True)
     assert html.index(b.name, html.index("cijfers-tabel")) < html.index(a.name, html.index("cijfers-tabel"))
@@ -295,10 +319,11 @@ def test_the_csv_export_holds_the_same_figures(app, make, two_filled):
     assert rows[-1]["Gemeente"] == "Totaal"
     # The export's figures are those of today, like the page; the waiting days differ from ON.
     ra, rb = by_name[a.name], by_name[b.name]
-    assert (ra["Wachtende gezinnen"], ra["Beschikbare steungezinnen"], ra["Voorgesteld"], ra["Kennismaking"],
-            ra["Geschatte besparing"], ra["Proefperiode werd definitief"]) == ("6", "5", "5", "< 5", "42000", "80.0")
-    assert (rb["Wachtende gezinnen"], rb["Wachttijd mediaan (dagen)"], rb["Definitief"],
-            rb["Geschatte besparing"]) == ("< 5", "n < 5", "< 5", "5500")
+    assert (ra["Wachtende gezinnen (nu)"], ra["Beschikbare steungezinnen (nu)"], ra["Voorgesteld (nu)"],
+            ra["Kennismaking (nu)"], ra["Geschatte besparing (in de periode)"],
+            ra["Proefperiode werd definitief (in de periode)"]) == ("6", "5", "5", "< 5", "42000", "80.0")
+    assert (rb["Wachtende gezinnen (nu)"], rb["Wachttijd mediaan (dagen) (nu)"], rb["Definitief (nu)"],
+            rb["Geschatte besparing (in de periode)"]) == ("< 5", "n < 5", "< 5", "n < 5")
 
 
 def personal_values(owner_engine) -> set[str]:

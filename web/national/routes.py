@@ -1,5 +1,6 @@
-"""The national office's start page: the gemeenten on the platform and their figures, without any
-personal data (aggregates only, through domain.reporting)."""
+"""The national office's start page: the figures of every gemeente on the platform, without any
+personal data (aggregates only, through domain.reporting), filtered by province and period, as a
+table, charts and CSV/Excel exports."""
 
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user
@@ -7,40 +8,88 @@ from flask_login import current_user
 from domain.accounts.models import NationalRole
 from domain.documents.contracts import ends_soon
 from domain.families.records import dutch_day, local_today
-from domain.outbox.relay import failed_counts_per_tenant
-from domain.reporting.services import COLUMNS, national_table, parse_sort, shown, sorted_rows, table_csv
+from domain.reporting.exports import table_csv, table_xlsx
+from domain.reporting.figures import monthly_trend, national_table
+from domain.reporting.selection import Selection, parse_selection, period_choices, provinces
+from domain.reporting.table import (
+    COLUMNS_BY_SLUG,
+    column_groups,
+    comparison,
+    parse_sort,
+    shown,
+    sorted_rows,
+    trend,
+    visible_columns,
+)
 from tenants.models import TenantStatus
-from tenants.services import list_tenants
 from web.access import ALL_NATIONAL_ROLES, guard_blueprint, roles_allowed
 
 national = Blueprint("national", __name__, url_prefix="/landelijk")
 guard_blueprint(national, realm="national", login_endpoint="national_auth.login")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _selection() -> Selection:
+    return parse_selection(request.args.get("provincie"), request.args.get("periode"), local_today())
+
+
+def _columns():
+    # Counts only, but about a gemeente's operations: the admin acts on them, the analyst has no need.
+    return visible_columns(failed_jobs=current_user.role == NationalRole.NATIONAL_ADMIN)
+
+
+def _filter_args(selection: Selection) -> dict[str, str]:
+    args = {"periode": selection.period_value}
+    if selection.province:
+        args["provincie"] = selection.province
+    return args
 
 
 @national.route("/")
 @roles_allowed(*ALL_NATIONAL_ROLES)
 def home():
     today = local_today()
-    # Counts only, through the outbox's narrow cross-tenant function: no job content leaves a tenant.
-    failed = failed_counts_per_tenant() if current_user.role == NationalRole.NATIONAL_ADMIN else None
-    # The figures of every gemeente in one statement (the reporting function); the contracts
-    # ending soon come from the same rows (each active gemeente's next contract end).
-    table = national_table(today)
+    selection = _selection()
+    # Two statements whatever the number of gemeenten: the table (with totals) and the months.
+    table = national_table(today, selection.period, selection.codes)
+    months = monthly_trend(selection.period, selection.codes)
+    columns = _columns()
     column, descending = parse_sort(request.args.get("sorteer"))
+    # The contracts ending soon come from the same rows (each active gemeente's next contract end).
     ending = [{"gemeente": row.gemeente, "ends_on_label": dutch_day(row.contract_ends_on)}
               for row in sorted(table.rows, key=lambda r: (r.contract_ends_on or today, r.gemeente))
               if row.tenant_status == TenantStatus.ACTIVE and row.contract_ends_on
               and ends_soon(row.contract_ends_on, today)]
-    return render_template("web/national/home.html", tenants=list_tenants(), failed=failed, ending=ending,
-                           columns=COLUMNS, rows=sorted_rows(table.rows, column, descending),
-                           totals=table.totals, shown=shown, sort_column=column, descending=descending,
-                           today=today)
+    return render_template(
+        "web/national/home.html", ending=ending, table=table, months=months,
+        columns=columns, groups=column_groups(columns), rows=sorted_rows(table, column, descending),
+        shown=shown, by_slug=COLUMNS_BY_SLUG, sort_column=column, descending=descending, today=today,
+        selection=selection, provinces=provinces(), period_choices=period_choices(today),
+        filter_args=_filter_args(selection), trend=trend(months, table),
+        made_comparison=comparison(table, COLUMNS_BY_SLUG["koppelingen-gemaakt"]),
+        waiting_comparison=comparison(table, COLUMNS_BY_SLUG["wachtend"]))
+
+
+def _download_name(selection: Selection, extension: str) -> str:
+    part = f"-{selection.province.lower().replace(' ', '-')}" if selection.province else ""
+    return f"landelijke-cijfers{part}-{selection.period_value}-{local_today().isoformat()}.{extension}"
 
 
 @national.route("/cijfers.csv")
 @roles_allowed(*ALL_NATIONAL_ROLES)
 def figures_csv():
-    today = local_today()
-    body = table_csv(national_table(today))
+    selection = _selection()
+    body = table_csv(national_table(local_today(), selection.period, selection.codes), _columns())
     return Response("\ufeff" + body, mimetype="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="landelijke-cijfers-{today.isoformat()}.csv"'})
+        "Content-Disposition": f'attachment; filename="{_download_name(selection, "csv")}"'})
+
+
+@national.route("/cijfers.xlsx")
+@roles_allowed(*ALL_NATIONAL_ROLES)
+def figures_xlsx():
+    today, selection = local_today(), _selection()
+    table = national_table(today, selection.period, selection.codes)
+    body = table_xlsx(table, _columns(), monthly_trend(selection.period, selection.codes), selection, today)
+    return Response(body, mimetype=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="{_download_name(selection, "xlsx")}"'})

@@ -89,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.public.verify import verify
     from web.site import site
     from web.staff.documents import documents
+    from web.staff.effect_report import effect_report
     from web.staff.evaluations import evaluations
     from web.staff.families import families
     from web.staff.family_admin import family_admin
@@ -112,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(national_contracts)
     app.register_blueprint(national_provisioning)
+    app.register_blueprint(effect_report)
 
 
 def _register_error_pages(app: Flask) -> None:

@@ -15,10 +15,12 @@ def job_handlers() -> dict[str, JobHandler]:
     from domain.documents.finalising import FINALISE_JOB, FINALISE_JOB_KIND
     from domain.documents.services import RENDER_JOB, RENDER_JOB_KIND
     from domain.email.services import EMAIL_JOB
+    from domain.reporting.effect_report import REPORT_JOB, REPORT_JOB_KIND
 
     return {
         "outbox.noop": JobHandler(run=_noop),
         "email.send": EMAIL_JOB,
         RENDER_JOB_KIND: RENDER_JOB,
         FINALISE_JOB_KIND: FINALISE_JOB,
+        REPORT_JOB_KIND: REPORT_JOB,
     }

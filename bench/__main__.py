@@ -11,11 +11,11 @@ import os
 import sys
 from pathlib import Path
 
-from bench import match_suggestions, outbox, pdf_render, vog_sweep
+from bench import match_suggestions, national_dashboard, outbox, pdf_render, vog_sweep
 from config.settings import load_settings
 
 # One entry per module: run(settings) -> list of figures. Names stay stable across runs.
-BENCHMARKS = [outbox.run, vog_sweep.run, match_suggestions.run, pdf_render.run]
+BENCHMARKS = [outbox.run, vog_sweep.run, match_suggestions.run, pdf_render.run, national_dashboard.run]
 OUTPUT = Path("var") / "bench" / "latest.json"
 
 

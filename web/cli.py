@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
+from sqlalchemy import create_engine, pool
 
 from config.settings import SettingsError
 from domain.accounts.models import NationalRole, TenantRole
 from domain.accounts.services import AccountError, create_national_user, create_staff_user
 from domain.audit.services import Actor, record
+from domain.demo.national import SeedError, analyze, seed_national
 from domain.demo.services import seed_demo
 from domain.documents.templates import ensure_default_templates
+from domain.families.records import local_today
 from tenants.db import db
 from tenants.models import TenantStatus
 from tenants.schema import migrate
@@ -58,6 +63,36 @@ def seed_demo_command() -> None:
         raise click.ClickException("Demogegevens bestaan alleen in demomodus (BUURTGEZINNEN_ENV=demo).")
     created = seed_demo()
     click.echo("\n".join(f"aangemaakt: {line}" for line in created) or "Demogegevens waren er al.")
+
+
+@main.command("seed-national")
+@click.option("--gemeenten", "count", type=click.IntRange(1, None), default=None,
+              help="De eerste N gemeenten van de CBS-lijst (standaard alle 342)")
+@click.option("--seed", type=int, default=1, show_default=True, help="Zelfde seed, zelfde gegevens")
+@click.option("--scale", type=click.FloatRange(0.01, 10), default=1.0, show_default=True,
+              help="Factor op het aantal gezinnen per gemeente (20–250 bij 1)")
+def seed_national_command(count: int | None, seed: int, scale: float) -> None:
+    """Landelijke demogegevens: gemeenten met drie jaar gezinnen, VOG's, koppelingen en evaluaties
+    (alleen in demomodus; gemeenten die er al zijn blijven zoals ze zijn)."""
+    settings = current_app.extensions["settings"]
+    if settings.is_production:
+        raise click.ClickException("Demogegevens bestaan alleen in demomodus (BUURTGEZINNEN_ENV=demo).")
+    # As the owner: COPY over all gemeenten at once, not the app role's one-tenant-per-transaction path.
+    owner = create_engine(settings.database_url, poolclass=pool.NullPool)
+    started = time.perf_counter()
+    try:
+        with owner.begin() as connection:
+            report = seed_national(connection, gemeenten=count, seed=seed, scale=scale, today=local_today())
+        if report.gemeenten:
+            with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                analyze(connection)
+    except SeedError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        owner.dispose()
+    click.echo(f"{report.gemeenten} gemeenten aangemaakt ({report.skipped} waren er al): {report.families} gezinnen, "
+               f"{report.koppelingen} koppelingen, {report.evaluation_requests} evaluatieverzoeken "
+               f"in {time.perf_counter() - started:.1f} s.")
 
 
 @main.group("tenant")

@@ -312,6 +312,24 @@ def test_goal_averages_of_five_or_more_are_shown_with_their_change(app_ctx):
     assert "begin 2,2" in html and "laatste 3,2" in html and "begin 2,0" not in html
 
 
+def test_while_the_pdf_is_rendered_others_see_it_being_made(app, hand_made, monkeypatch):
+    seen = []
+    real_render = er.render_pdf
+
+    def render_and_look(html, **kwargs):
+        # Another session (a page request at that moment) reads the report's state.
+        with app.app_context():
+            use_tenant(hand_made.gemeente.id)
+            seen.append(db.session.scalar(select(EffectReport.status)))
+            db.session.remove()
+        return real_render(html, **kwargs)
+
+    monkeypatch.setattr(er, "render_pdf", render_and_look)
+    report_id, status = request_and_run(app, hand_made.gemeente)
+    assert status == JobStatus.DONE and seen == [ReportStatus.BEZIG]
+    assert load(app, hand_made.gemeente, report_id).status == ReportStatus.KLAAR
+
+
 def test_a_report_that_cannot_be_rendered_fails_once_with_its_error(app, hand_made, monkeypatch):
     def broken(*args, **kwargs):
         raise RenderError("refused URL: file:///etc/passwd")
@@ -508,3 +526,17 @@ def test_a_real_worker_makes_the_report(app, hand_made, worker: CeleryProcess):
     report = load(app, hand_made.gemeente, report_id)
     assert report.status == ReportStatus.KLAAR, report.error
     assert "met samen 4 kinderen" in " ".join(pdf_text(report.pdf).split())
+
+
+def test_the_section_sits_on_the_cijfers_page_where_the_form_returns(app, client, hand_made, make):
+    if "figures.index" not in app.view_functions:
+        pytest.skip("the cijfers page (web/staff/figures.py) is not registered yet")
+    gemeente = hand_made.gemeente
+    login(client, make.user(gemeente, TenantRole.GEMEENTE_VIEWER), f"/{gemeente.slug}")
+    page = client.get(f"/{gemeente.slug}/app/cijfers").get_data(as_text=True)
+    assert 'id="jaarverslag">Jaarverslag</h2>' in page and 'name="year"' in page
+    token = csrf_token(client, f"/{gemeente.slug}/app/cijfers")
+    response = client.post(section_url(gemeente), data={"year": "2024", "csrf_token": token}, follow_redirects=True)
+    assert response.status_code == 200 and response.request.path == f"/{gemeente.slug}/app/cijfers"
+    page = response.get_data(as_text=True)
+    assert "Het jaarverslag 2024 wordt gemaakt." in page and "In de wachtrij" in page

@@ -295,6 +295,10 @@ def test_the_worker_renders_a_pdf_with_the_figures_and_no_personal_data(app, han
     assert "februari 1 0 0" in text and "augustus 1 0 0" in text and "januari 0 1 1" in text
     for personal in (*NAMES, EMAIL, POSTCODE):
         assert personal not in text
+    # Only the bundled font, also in the charts: nothing fetched from the system or elsewhere.
+    fonts = {str(font.get_object()["/BaseFont"]).split("+", 1)[-1]
+             for page in PdfReader(io.BytesIO(report.pdf)).pages for font in page["/Resources"]["/Font"].values()}
+    assert fonts == {"Atkinson-Hyperlegible", "Atkinson-Hyperlegible-Bold"}
 
 
 def test_goal_averages_of_five_or_more_are_shown_with_their_change(app_ctx):

@@ -17,6 +17,8 @@ What the seeds call the results of Buurtgezinnen, for one gemeente and one year 
   koppelingen whose vraaggezin scored that goal at least twice up to the last day counted, the latest
   of those answers falling in the year: the average of latest − first (the baseline), with n. Answers
   given after the year are left out, so a report on a past year stays the same when it is made again.
+  The PDF shows the averages only when n ≥ 5 (``SMALL_NUMBER``, the national small-number rule): the
+  average of one to four families is nearly their own scores.
 - ``estimated_savings_eur``: ``koppelingen_made`` × the gemeente's ``savings_per_koppeling_eur``
   (default € 5.500), the same rule as the national figures.
 - per month: koppelingen made, and registrations of vraag- and steungezinnen (``registered_at`` in

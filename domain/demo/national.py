@@ -48,6 +48,7 @@ from domain.families.records import LOCAL_TIME
 from domain.families.support_types import DEFAULT_SUPPORT_TYPES
 from domain.geo.gemeenten import DATA_FILE as GEMEENTEN_FILE
 from domain.geo.geocoder import DATA_FILE as PC4_FILE
+from domain.provisioning.services import slug_for
 from domain.vog.services import add_months
 
 EMAIL_DOMAIN = "landelijk-demo.example.org"
@@ -174,11 +175,6 @@ def _pc4_points() -> dict[str, list[tuple[str, float, float, str]]]:
             points.setdefault(row["gemeentecode"].removeprefix("GM"), []).append(
                 (row["pc4"], float(row["lat"]), float(row["lon"]), row["plaats"]))
     return points
-
-
-def slug_of(name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    return "-".join(part for part in "".join(c if c.isalnum() else " " for c in ascii_name).split())
 
 
 def family_count(pc4_areas: int, rng: random.Random, scale: float) -> int:
@@ -624,7 +620,7 @@ def seed_national(connection: Connection, *, gemeenten: int | None = None, seed:
     for cbs in wanted:
         if cbs.code in codes:
             continue
-        slug = slug_of(cbs.name)
+        slug = slug_for(cbs.name)
         if slug in slugs:  # taken by another gemeente (a test or hand-made tenant): make it unique
             slug = f"{slug}-{cbs.code}"
         slugs.add(slug)

@@ -27,6 +27,7 @@ from domain.email.models import OutboundEmail
 from domain.families.models import Family, FamilyMember, FamilyNote
 from domain.koppelingen.models import Kennismaking, Koppeling
 from domain.outbox.models import OutboxJob
+from domain.reporting.models import EffectReport
 from domain.vog.models import VogRecord
 from tenants.db import db
 from tenants.models import Tenant
@@ -86,6 +87,7 @@ ID_FILLERS: dict[str, tuple[str, Callable[[World], int | str]]] = {
     "meeting_id": ("int", lambda world: world.b_ids["meeting_id"]),
     "document_id": ("int", lambda world: world.b_ids["document_id"]),
     "signer_id": ("int", lambda world: world.b_ids["signer_id"]),
+    "report_id": ("int", lambda world: world.b_ids["report_id"]),
 }
 
 
@@ -142,11 +144,15 @@ def world(app: Flask, two_tenants) -> World:
                                 member_id=member.id, token_hash=uuid.uuid4().hex, sent_at=datetime.now(UTC),
                                 expires_at=datetime.now(UTC) + timedelta(days=14))
         db.session.add(signer)
+        # A finished yearly report of B's (its "PDF" names the secret family, so a leak would show).
+        report = EffectReport(tenant_id=two_tenants["b"].id, year=2025, status="klaar",
+                              pdf=f"%PDF-1.7 {family_name}".encode(), sha256="0" * 64)
+        db.session.add(report)
         db.session.commit()
         user_id = user.id
         b_ids = {"email_id": mail.id, "job_id": job.id, "family_id": family.id, "vog_id": vog.id,
                  "koppeling_id": koppeling.id, "meeting_id": meeting.id, "document_id": document.id,
-                 "signer_id": signer.id}
+                 "signer_id": signer.id, "report_id": report.id}
         db.session.remove()
     return World(two_tenants, name, email, user_id, b_ids, family_name)
 

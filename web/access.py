@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
 
 from domain.accounts.models import NationalRole, NationalUser, StaffUser, TenantRole
@@ -36,10 +36,19 @@ def guard_blueprint(bp, *, realm: str, login_endpoint: str) -> None:
         if allowed is None:
             abort(403)
         if not current_user.is_authenticated or current_user.realm != realm:
+            if realm == "tenant" and _signed_in_nationally():
+                # The national office sees figures, never a gemeente's pages: "not found", as for
+                # anything that is not yours (not a login page that invites trying).
+                abort(404)
             return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
         if current_user.role not in allowed:
             abort(403)
         return None
+
+
+def _signed_in_nationally() -> bool:
+    # Flask-Login's session key; its loader ignores a national session inside a gemeente's URLs.
+    return str(session.get("_user_id", "")).startswith("national:")
 
 
 def is_staff(user) -> bool:

@@ -93,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.staff.evaluations import evaluations
     from web.staff.families import families
     from web.staff.family_admin import family_admin
+    from web.staff.figures import figures
     from web.staff.koppelingen import koppelingen
     from web.staff.listing_editor import listing_editor
     from web.staff.matching import matching
@@ -114,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(national_contracts)
     app.register_blueprint(national_provisioning)
     app.register_blueprint(effect_report)
+    app.register_blueprint(figures)
 
 
 def _register_error_pages(app: Flask) -> None:

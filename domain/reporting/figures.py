@@ -19,7 +19,8 @@ Two kinds of figures:
   steungezinnen, koppelingen made (the proefperiode started), the median days from the vraaggezin's
   registration to that start, proefperiodes concluded (became definitief, or ended before) and how many
   became definitief, the average change of each of the four goal scores from the vraaggezin's first
-  answers (over koppelingen answered at least twice whose latest answer falls in the period), and the
+  answers (the answers up to the period's end, of koppelingen answered at least twice whose latest
+  answer falls in the period: a past period's figure does not change with later answers), and the
   estimated savings: koppelingen made × the gemeente's ``savings_per_koppeling_eur`` (default €5,500).
 
 Anonymised families are left out of the state figures; their registration and koppelingen still count.

@@ -105,6 +105,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("contract", "Contract loopt af", CONTRACT, lambda r: r.contract_ends_on, None, kind="date"),
 )
 COLUMNS_BY_SLUG = {column.slug: column for column in COLUMNS}
+GOAL_COLUMNS = tuple(column for column in COLUMNS if column.kind == "change")
 DEFAULT_SORT = "gemeente"
 
 

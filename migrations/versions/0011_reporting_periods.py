@@ -125,8 +125,8 @@ FIGURES = f"""
                                 AND later.role = r.role AND later.id > r.id)
             GROUP BY ROLLUP (r.tenant_id)
         ), per_koppeling AS (
-            -- Per koppeling and goal: the vraaggezin's first (baseline) and latest score, the latest
-            -- scored answer's day and how many answers scored it.
+            -- Per koppeling and goal, up to the end of the period: the vraaggezin's first (baseline) and
+            -- latest score, the latest scored answer's day and how many answers scored it.
             SELECT r.tenant_id, r.koppeling_id,
                    {", ".join(
                        f"count(r.goal_{g}) AS {g}_n, "
@@ -138,6 +138,7 @@ FIGURES = f"""
                        for g in ("ontlasten", "sterker", "opvoedklimaat", "netwerk"))}
             FROM public.evaluation_requests r JOIN t ON t.id = r.tenant_id
             WHERE r.role = 'vraag' AND r.answered_at IS NOT NULL
+              AND {LOCAL_DAY % "r.answered_at"} <= period_to  -- a past period's figure stays as it was
             GROUP BY r.tenant_id, r.koppeling_id
         ), goals AS (
             -- The average change from the baseline, over koppelingen answered at least twice whose

@@ -168,6 +168,7 @@ def bare_figures_sql() -> str:
             SELECT r.tenant_id, r.koppeling_id, {per_koppeling}
             FROM evaluation_requests r
             WHERE r.role = 'vraag' AND r.answered_at IS NOT NULL
+              AND {LOCAL_DAY.format("r.answered_at")} <= :period_to
             GROUP BY r.tenant_id, r.koppeling_id
         ), goals AS (
             SELECT tenant_id, {per_gemeente}

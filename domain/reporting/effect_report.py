@@ -50,7 +50,15 @@ from sqlalchemy import extract, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from domain.audit.services import Actor, record
-from domain.documents.rendering import STATIC_PREFIX, DocumentSandbox, RenderError, dutch_date, euro, render_pdf
+from domain.documents.rendering import (
+    DOCUMENT_TEMPLATES,
+    STATIC_PREFIX,
+    DocumentSandbox,
+    RenderError,
+    dutch_date,
+    euro,
+    render_pdf,
+)
 from domain.evaluations.models import EvaluationRequest, EvaluationRole
 from domain.evaluations.services import GOALS
 from domain.families.models import Family, FamilyKind, FamilyMember, MemberRole
@@ -307,8 +315,9 @@ def _one_decimal(value: Decimal | None) -> str:
 @lru_cache(maxsize=1)
 def _environment() -> DocumentSandbox:
     # A file template of ours, still in the document sandbox: it only ever sees the numbers given.
-    env = DocumentSandbox(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=True,
-                          lstrip_blocks=True)
+    # The documents' folder too, for the shared font rules (templates/documents/_fonts.html).
+    env = DocumentSandbox(loader=FileSystemLoader([str(TEMPLATES), str(DOCUMENT_TEMPLATES)]), autoescape=True,
+                          trim_blocks=True, lstrip_blocks=True)
     env.filters.pop("safe", None)
     env.globals.clear()
     env.filters.update(datum=dutch_date, euro=euro, getal=_number, verschil=_signed, decimaal=_one_decimal)

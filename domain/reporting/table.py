@@ -99,9 +99,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("proef-naar-definitief", "Proefperiode werd definitief", PERIOD,
            lambda r: r.proefperiode_to_definitief_share, lambda r: r.proefperiodes_concluded, derived=True,
            kind="share"),
-    *(_goal(goal, label) for goal, label in GOALS),
     Column("besparing", "Geschatte besparing", PERIOD, lambda r: r.savings_eur, lambda r: r.koppelingen_made,
            derived=True, kind="money"),
+    *(_goal(goal, label) for goal, label in GOALS),
     Column("contract", "Contract loopt af", CONTRACT, lambda r: r.contract_ends_on, None, kind="date"),
 )
 COLUMNS_BY_SLUG = {column.slug: column for column in COLUMNS}

@@ -31,7 +31,7 @@ def two_filled(app, make):
 
 
 def figures_of(html: str) -> dict[str, str]:
-    return dict(re.findall(r'<dd data-cijfer="([^"]+)">([^<]*)</dd>', html))
+    return dict(re.findall(r'<dd data-cijfer="([^"]+)"[^>]*>([^<]*)</dd>', html))
 
 
 def page(app, person, gemeente, query: str = "") -> str:
@@ -73,6 +73,10 @@ def test_the_period_changes_the_flow_figures_not_the_state(app, make, two_filled
     assert in_year["koppelingen-gemaakt"] == "7" and in_year["besparing"] == "€ 42.000"
     assert before["koppelingen-gemaakt"] == "0" and before["besparing"] == "€ 0"
     assert in_year["wachtend"] == before["wachtend"] == "6"  # the state today, whatever the period
+    # A's contracts end on ON - 10, ON + 30 and ON + 400: the next one from today.
+    next_end = min(day for day in (ON - timedelta(days=10), ON + timedelta(days=30), ON + timedelta(days=400))
+                   if day >= local_today())
+    assert in_year["contract"] == dutch_day(next_end)
     # A period that is not offered falls back to the last twelve months.
     assert "de laatste 12 maanden" in page(app, viewer, a, "?periode=1999")
 

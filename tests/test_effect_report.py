@@ -299,6 +299,9 @@ def test_the_worker_renders_a_pdf_with_the_figures_and_no_personal_data(app, han
     fonts = {str(font.get_object()["/BaseFont"]).split("+", 1)[-1]
              for page in PdfReader(io.BytesIO(report.pdf)).pages for font in page["/Resources"]["/Font"].values()}
     assert fonts == {"Atkinson-Hyperlegible", "Atkinson-Hyperlegible-Bold"}
+    # Tagged (PDF/UA-1) and in Dutch, so a screen reader can follow it.
+    catalog = PdfReader(io.BytesIO(report.pdf)).trailer["/Root"]
+    assert catalog["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in catalog and catalog["/Lang"] == "nl"
 
 
 def test_goal_averages_of_five_or_more_are_shown_with_their_change(app_ctx):

@@ -344,10 +344,11 @@ class _Alarm:
 
 
 def render_pdf(html: str, *, base_url: str | None = None, time_limit: float = RENDER_TIME_LIMIT_SECONDS,
-               fetcher=None) -> bytes:
+               fetcher=None, pdf_variant: str | None = None) -> bytes:
     """The PDF of ``html``: only the project's static files are fetched, fonts are shared, and the
     render is stopped after ``time_limit`` seconds (see the module docstring). ``RenderError`` when
-    it cannot be made. ``fetcher`` is for tests (a ``static_only_fetcher()`` to inspect)."""
+    it cannot be made. ``fetcher`` is for tests (a ``static_only_fetcher()`` to inspect).
+    ``pdf_variant`` e.g. "pdf/ua-1": a tagged PDF that screen readers can follow."""
     from weasyprint import HTML
     from weasyprint.urls import FatalURLFetchingError
 
@@ -357,7 +358,7 @@ def render_pdf(html: str, *, base_url: str | None = None, time_limit: float = RE
     with _RENDER_LOCK, _Alarm(time_limit) as alarm:
         try:
             pdf = HTML(string=html, base_url=base_url, url_fetcher=fetcher).write_pdf(
-                font_config=font_configuration())
+                font_config=font_configuration(), pdf_variant=pdf_variant)
         except FatalURLFetchingError as error:
             cause = error.__cause__
             raise RenderError(str(cause) if isinstance(cause, RenderError) else str(error)) from None

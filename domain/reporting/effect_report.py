@@ -388,7 +388,8 @@ def report_html(tenant: Tenant, figures: YearFigures, made_on: date) -> str:
 def render_report(report: EffectReport, tenant: Tenant, today: date | None = None) -> bytes:
     """The PDF of ``report``'s year as it stands ``today``; ``RenderError`` when it cannot be made."""
     today = today or local_today()
-    return render_pdf(report_html(tenant, year_figures(tenant, report.year, today), today))
+    # Tagged (PDF/UA-1): a report for the council is read with screen readers too.
+    return render_pdf(report_html(tenant, year_figures(tenant, report.year, today), today), pdf_variant="pdf/ua-1")
 
 
 # --- the worker's job ---------------------------------------------------------------------------------

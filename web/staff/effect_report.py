@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Response, abort, flash, g, redirect, render_template, request
+from flask import Response, abort, flash, g, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField
@@ -72,8 +72,8 @@ def report_section_context() -> dict:
 
 
 def figures_url() -> str:
-    # The cijfers page (web/staff/figures.py) is the section's home; its URL is fixed by design.
-    return f"{request.script_root}/{g.tenant.slug}/app/cijfers#{ANCHOR}"
+    """The cijfers page (web/staff/figures.py), the section's home, at the section."""
+    return url_for("figures.index", _anchor=ANCHOR)
 
 
 def _actor():

@@ -136,7 +136,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                     "checked_by_id", "checked_by_label", "checked_on", "rejected_on", "renewal_due_on"),
     "koppelingen": ("id", "tenant_id", "vraag_family_id", "steun_family_id", "coordinator_id", "status",
                     "support_codes", "schedule", "location", "proposed_on", "vraag_agreed_on", "steun_agreed_on",
-                    "agreement_recorded_at", "agreement_recorded_by", "proefperiode_start_on", "proefperiode_end_on",
+                    "proefperiode_start_on", "proefperiode_end_on",
                     "definitief_on", "guidance_end_on", "ended_on", "stop_reason", "end_note", "created_at"),
     "koppeling_status_changes": ("tenant_id", "koppeling_id", "from_status", "to_status", "reason",
                                  "changed_by_id", "changed_by_label", "changed_at"),
@@ -372,7 +372,6 @@ class _Gemeente:
             rng.choice(["Woensdagmiddag na school", "Eens per twee weken een weekend", "Dinsdag- en donderdagmiddag"])
             if in_proef else None,
             "Bij het steungezin thuis" if in_proef else None, proposed, agreed, agreed,
-            _at(agreed, 16) if agreed else None, self.coordinator if agreed else None,
             start if in_proef else None, end if in_proef else None, definitief if in_definitief else None,
             guidance_end if in_proef else None, ended if final else None, reason,
             "Afgesloten na een goede periode." if final == "afgesloten" else None, _at(proposed, 11)))

@@ -85,10 +85,6 @@ class Koppeling(Timestamped, TenantScoped, Base):
     # Both families said yes to the proposal (the coordinator records it): needed for kennismaking.
     vraag_agreed_on: Mapped[date | None] = mapped_column(Date)
     steun_agreed_on: Mapped[date | None] = mapped_column(Date)
-    # No longer written (kept: the schema is fixed). The proefperiode guard reads the signed
-    # afspraken_proefperiode document instead (domain.koppelingen.services.signed_proefperiode_agreement).
-    agreement_recorded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    agreement_recorded_by: Mapped[str | None] = mapped_column(String(254))
     proefperiode_start_on: Mapped[date | None] = mapped_column(Date)
     proefperiode_end_on: Mapped[date | None] = mapped_column(Date)
     definitief_on: Mapped[date | None] = mapped_column(Date)

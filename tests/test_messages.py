@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import secrets
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from domain.accounts.models import NationalRole, TenantRole
@@ -110,3 +113,34 @@ def test_national_admin_sees_failed_job_counts_only(app, make):
     analyst_client = app.test_client()
     login(analyst_client, make.national_user(NationalRole.NATIONAL_ANALYST), "/landelijk")
     assert "Mislukte achtergrondtaken" not in analyst_client.get("/landelijk/").get_data(as_text=True)
+
+
+def _mail_with_link(app, gemeente, body: str) -> int:
+    with app.app_context():
+        use_tenant(gemeente.id)
+        mail = OutboundEmail(tenant_id=gemeente.id, to_address="nieuw@example.org", template="staff_invitation",
+                             subject="Je bent uitgenodigd", body_text=body, context={}, status="sent")
+        db.session.add(mail)
+        db.session.commit()
+        mail_id = mail.id
+        db.session.remove()
+    return mail_id
+
+
+@pytest.mark.parametrize("backend, shown", [("smtp", False), ("sink", True)])
+def test_a_colleague_never_reads_someones_personal_link(app, client, make, monkeypatch, backend, shown):
+    """Whoever holds an invitation, reset, evaluation or signing link acts as its owner: colleagues see a
+    placeholder. Only when mail is never delivered (the demo's sink) is the stored mail the way to it."""
+    gemeente = make.tenant()
+    admin = make.user(gemeente, TenantRole.TENANT_ADMIN)
+    token = secrets.token_urlsafe(32)
+    link = f"https://buurtgezinnen.example.org/{gemeente.slug}/uitnodiging/{token}"
+    public = f"https://buurtgezinnen.example.org/{gemeente.slug}/aanmelden/vraaggezin"
+    mail_id = _mail_with_link(app, gemeente, f"Maak je account aan via deze link:\n{link}\n\nOf kijk op {public}")
+    monkeypatch.setitem(app.extensions, "settings",
+                        dataclasses.replace(app.extensions["settings"], mail_backend=backend))
+    login(client, admin, f"/{gemeente.slug}")
+    page = client.get(f"/{gemeente.slug}/app/berichten/{mail_id}").get_data(as_text=True)
+    assert (token in page) is shown
+    assert ("[persoonlijke link, alleen voor de ontvanger]" in page) is not shown
+    assert public in page and "Maak je account aan via deze link:" in page

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from domain.accounts.models import TenantRole
 from domain.audit.services import record
 from domain.email.models import EmailStatus, OutboundEmail
+from domain.email.reading import body_for_staff
 from domain.outbox.models import JobStatus, OutboxJob
 from domain.outbox.services import retry_failed
 from tenants.access import get_for_tenant
@@ -56,7 +57,9 @@ def mail_detail(email_id: int):
     # A mail holds personal data: who read it is on record.
     record("email.viewed", _actor(), object_type="outbound_email", object_id=email.id)
     db.session.commit()
-    return render_template("web/staff/messages/detail.html", email=email, status_labels=EMAIL_STATUS_LABELS)
+    delivered = current_app.extensions["settings"].mail_backend != "sink"
+    return render_template("web/staff/messages/detail.html", email=email, status_labels=EMAIL_STATUS_LABELS,
+                           body=body_for_staff(email.body_text, mail_is_delivered=delivered))
 
 
 @messages.route("/mislukt")

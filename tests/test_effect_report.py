@@ -319,6 +319,14 @@ def test_goal_averages_of_five_or_more_are_shown_with_their_change(app_ctx):
     assert "begin 2,2" in html and "laatste 3,2" in html and "begin 2,0" not in html
 
 
+def test_the_summary_speaks_of_one_koppeling_one_family_one_child_in_the_singular(app_ctx):
+    figures = YearFigures(2025, date(2025, 1, 1), date(2025, 12, 31), True, 1, 1, 1, 5500, 5500, [],
+                          [MonthFigures(m, 0, 0, 0) for m in range(1, 13)])
+    html = " ".join(report_html(Tenant(name="Smallingerland", settings={}), figures, TODAY).split())
+    assert "In 2025 begon 1 koppeling aan de proefperiode. 1 gezin kreeg dat jaar steun" in html
+    assert "met samen 1 kind." in html and "koppelingen aan hun" not in html
+
+
 def test_while_the_pdf_is_rendered_others_see_it_being_made(app, hand_made, monkeypatch):
     seen = []
     real_render = er.render_pdf

@@ -58,7 +58,7 @@ def test_the_viewer_sees_the_own_gemeentes_figures_exactly(app, make, two_filled
     assert shown["koppelingen-gemaakt"] == expected_made
     if expected_made == "1":
         assert shown["besparing"] == "€ 5.500" and shown["dagen-tot-koppeling"] == "100"
-    assert "&lt; 5" not in html and "n &lt; 5" not in html
+    assert not [value for value in shown.values() if "<" in value]
     # Nothing of gemeente A.
     assert a.name not in html and "€ 42.000" not in html
     assert f"Cijfers van {b.name}" in html and 'id="jaarverslag"' in html

@@ -324,7 +324,7 @@ def test_the_csv_export_holds_the_same_figures(app, make, two_filled):
     ra, rb = by_name[a.name], by_name[b.name]
     assert (ra["Wachtende gezinnen (nu)"], ra["Beschikbare steungezinnen (nu)"], ra["Voorgesteld (nu)"],
             ra["Kennismaking (nu)"], ra["Geschatte besparing (in de periode)"],
-            ra["Proefperiode werd definitief (in de periode)"]) == ("6", "5", "5", "< 5", "42000", "80.0")
+            ra["Proefperiode werd definitief (%) (in de periode)"]) == ("6", "5", "5", "< 5", "42000", "80,0")
     assert (rb["Wachtende gezinnen (nu)"], rb["Wachttijd mediaan (dagen) (nu)"], rb["Definitief (nu)"],
             rb["Geschatte besparing (in de periode)"]) == ("< 5", "n < 5", "< 5", "n < 5")
 

@@ -5,6 +5,7 @@ is late, failed jobs; the province filter and its small-number rule; the Excel e
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import uuid
 from datetime import date, datetime, time, timedelta
@@ -21,8 +22,8 @@ from domain.families.records import LOCAL_TIME
 from domain.geo.gemeenten import cbs_gemeenten
 from domain.koppelingen.models import Koppeling, KoppelingStatus
 from domain.outbox.models import JobStatus, OutboxJob
-from domain.reporting.figures import Period, monthly_trend, national_table
-from domain.reporting.table import COLUMNS_BY_SLUG, shown
+from domain.reporting.figures import Figures, Month, NationalTable, Period, monthly_trend, national_table
+from domain.reporting.table import COLUMNS_BY_SLUG, exported, protected, reveals, shown
 from domain.vog.models import VogRecord, VogStatus
 from tenants.db import db
 from tenants.models import Tenant
@@ -301,3 +302,61 @@ def test_an_unknown_province_or_period_shows_everything_for_twelve_months(app, m
     client = client_of(app, make.national_user(NationalRole.NATIONAL_ANALYST))
     html = client.get("/landelijk/?provincie=Atlantis&periode=1850").get_data(as_text=True)
     assert "de laatste 12 maanden" in html and outside.name in html and inside[0].name in html
+
+
+# --- totals that would give a hidden count away ----------------------------------------------------------
+
+
+def _figures(tenant_id: int | None, **values) -> Figures:
+    """A row with every figure 0 (or none) but the ones given."""
+    zero = {f.name: (0 if f.type in ("int", int) else None) for f in dataclasses.fields(Figures)}
+    return Figures(**{**zero, "tenant_id": tenant_id, "gemeente": f"Gemeente {tenant_id}", **values})
+
+
+@pytest.mark.parametrize("hidden, gives_away", [
+    ([3], True),  # the only hidden one: total minus the rest
+    ([1, 1], True), ([4, 4, 4], True),  # all must be 1, or all 4
+    ([1, 3], False), ([2, 2], False), ([4, 4, 3], False), ([], False),
+])
+def test_a_sum_of_hidden_counts_gives_them_away_only_when_it_pins_each_down(hidden, gives_away):
+    assert reveals(hidden) is gives_away
+
+
+def test_a_total_is_withheld_where_it_would_give_a_hidden_count_away():
+    rows = [_figures(1, koppelingen_made=12, waiting=3, savings_eur=66000),
+            _figures(2, koppelingen_made=3, waiting=1, savings_eur=16500),
+            _figures(3, koppelingen_made=0, waiting=2, savings_eur=0)]
+    totals = _figures(None, koppelingen_made=15, waiting=6, savings_eur=82500)
+    table = protected(NationalTable(rows, totals, selection=False), months=[])
+    made, savings, waiting = (COLUMNS_BY_SLUG[slug] for slug in ("koppelingen-gemaakt", "besparing", "wachtend"))
+    # One gemeente hidden among the koppelingen made: 15 − 12 would be its 3, and the savings follow.
+    assert shown(made, rows[1], table) == "< 5" and shown(made, totals, table) == "verborgen"
+    assert shown(savings, totals, table) == "verborgen" and exported(savings, totals, table) == "verborgen"
+    # Two hidden waiting counts (1 and 2, or 2 and 1: the total does not tell): the total stays.
+    assert shown(waiting, totals, table) == "6"
+
+
+def test_a_selections_total_is_withheld_against_its_hidden_month():
+    rows = [_figures(1, koppelingen_made=7), _figures(2, koppelingen_made=6)]
+    totals = _figures(None, koppelingen_made=13)
+    months = [Month(date(2026, 1, 1), 0, 0, 10), Month(date(2026, 2, 1), 0, 0, 3)]  # February: 13 − 10
+    made = COLUMNS_BY_SLUG["koppelingen-gemaakt"]
+    selection = protected(NationalTable(rows, totals, selection=True), months)
+    assert shown(made, totals, selection) == "verborgen"
+    # Nationally the months are exact (not a breakdown), so the total is shown.
+    national = protected(NationalTable(rows, totals, selection=False), months)
+    assert shown(made, totals, national) == "13"
+
+
+def test_the_dashboard_and_the_csv_withhold_such_a_total(app, make, in_one_province):
+    province, inside, _ = in_one_province  # each of the province's gemeenten: 1 koppeling made
+    for _ in range(6):
+        Maker(app, inside[0]).koppeling(start=date(2026, 2, 1))
+    client = client_of(app, make.national_user(NationalRole.NATIONAL_ANALYST))
+    html = client.get(f"/landelijk/?provincie={province}&periode=2026").get_data(as_text=True)
+    footer = html[html.index('<tfoot'):html.index('</tfoot>')]
+    assert footer.count(">verborgen</td>") >= 2  # koppelingen made and the savings
+    rows = client.get(f"/landelijk/cijfers.csv?provincie={province}&periode=2026").get_data(as_text=True).splitlines()
+    header, total = rows[0].lstrip("\ufeff").split(";"), rows[-1].split(";")
+    assert total[header.index("Koppelingen gemaakt (in de periode)")] == "verborgen"
+    assert total[header.index("Geschatte besparing (in de periode)")] == "verborgen"

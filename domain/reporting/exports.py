@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
@@ -14,7 +15,7 @@ from openpyxl.utils import get_column_letter
 
 from domain.reporting.figures import Month, NationalTable
 from domain.reporting.selection import Selection
-from domain.reporting.table import HIDDEN, SMALL_NUMBER, Column, exported, monthly_hidden
+from domain.reporting.table import HIDDEN, HIDDEN_TOTAL, SMALL_NUMBER, Column, exported, monthly_hidden
 
 NUMBER_FORMATS = {"share": "0.0", "change": "+0.00;-0.00;0.00", "money": '"€" #,##0', "days": "0.0",
                   "date": "d mmmm yyyy"}
@@ -26,19 +27,31 @@ def _rows(table: NationalTable, columns: tuple[Column, ...]) -> list[list[Any]]:
 
 
 def _header(columns: tuple[Column, ...]) -> list[str]:
-    return ["CBS-code", *(f"{column.label} ({column.group.lower()})" if column.group else column.label
-                          for column in columns)]
+    def name(column: Column) -> str:
+        label = f"{column.label} (%)" if column.kind == "share" else column.label
+        return f"{label} ({column.group.lower()})" if column.group else label
+    return ["CBS-code", *(name(column) for column in columns)]
 
 
 def table_csv(table: NationalTable, columns: tuple[Column, ...]) -> str:
-    """Decimal points and ISO dates, so any program reads the numbers; hidden values as "< 5"."""
+    """As a Dutch spreadsheet reads it: semicolons, decimal commas (a point would turn 12.5 into a
+    date), no thousands separators, ISO dates; hidden values as their text ("< 5")."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(_header(columns))
     for row in _rows(table, columns):
-        writer.writerow(["" if value is None else value.isoformat() if isinstance(value, date) else value
-                         for value in row])
+        writer.writerow([_csv_value(value) for value in row])
     return out.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value).replace(".", ",")
+    return value
 
 
 def table_xlsx(table: NationalTable, columns: tuple[Column, ...], months: list[Month], selection: Selection,
@@ -77,8 +90,10 @@ def table_xlsx(table: NationalTable, columns: tuple[Column, ...], months: list[M
         ("Gemaakt op", today),
         ("Periode", f"{period.label} ({period.start.isoformat()} tot en met {period.end.isoformat()})"),
         ("Gemeenten", selection.label),
-        ("Kleine aantallen", f"Aantallen van 1 tot {SMALL_NUMBER} gezinnen of koppelingen per gemeente staan er als "
-                             f"'{HIDDEN}', cijfers die op minder dan {SMALL_NUMBER} rusten als 'n {HIDDEN}'."),
+        ("Kleine aantallen", f"Aantallen van 1 tot {SMALL_NUMBER} gezinnen of koppelingen per gemeente staan er "
+                             f"als '{HIDDEN}', cijfers die op minder dan {SMALL_NUMBER} rusten als 'n {HIDDEN}'. Een "
+                             f"totaal staat er als '{HIDDEN_TOTAL}' als je er, min de andere cijfers, een verborgen "
+                             "klein aantal mee zou kunnen uitrekenen."),
         ("'Nu'", "De stand op de dag van maken."),
         ("'In de periode'", "Wat in de gekozen periode gebeurde."),
     ):

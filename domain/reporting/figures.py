@@ -152,6 +152,9 @@ class NationalTable:
     rows: list[Figures]  # one per gemeente in the selection
     totals: Figures  # over the selection
     selection: bool  # a part of the gemeenten (a province): the totals are a breakdown too
+    # Figures (Figures field names) whose total is withheld: with the shown rows it would give away a
+    # hidden count (domain.reporting.table.protected). Empty until protected.
+    hidden_totals: frozenset[str] = frozenset()
 
 
 def national_table(on_day: date, period: Period, codes: Sequence[str] | None = None) -> NationalTable:

@@ -15,15 +15,19 @@ reporting module (page, CSV, Excel, chart):
 - sorting treats every hidden value as equal, so the order does not betray it;
 - failed background jobs and the contract end date stay exact: they are about the gemeente, not families;
 - the national totals row stays exact; the totals of a selection (one province) follow the rule like
-  a gemeente row, since a province can hold a single gemeente on the platform. (With very few
-  gemeenten a total minus the other gemeenten's exact figures can still narrow a hidden one down; a
-  known limit of this rule.)
+  a gemeente row, since a province can hold a single gemeente on the platform;
+- a total is withheld ("verborgen") where it would give a hidden count away by subtraction: the total
+  minus the shown rows is the sum of the hidden ones, which pins each of them down when only one is
+  hidden, or when all hidden ones must be 1 (the sum equals their number) or 4 (four times it). The
+  same holds for a selection's hidden months against its period total. The savings total follows the
+  koppelingen made (it is that count times a known amount). See ``protected``.
 
 The gemeente's own page shows its own figures exactly (``shown(..., rule=False)``): it is their data.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,6 +42,7 @@ from domain.reporting.figures import GOALS, Figures, Month, NationalTable
 SMALL_NUMBER = 5
 HIDDEN = "< 5"
 HIDDEN_DERIVED = "n < 5"
+HIDDEN_TOTAL = "verborgen"
 NONE = "–"
 
 
@@ -50,6 +55,9 @@ class Column:
     base: Callable[[Figures], int] | None  # the number of families/koppelingen it rests on (small-number rule)
     derived: bool = False  # a figure computed from ``base`` rather than the count itself
     kind: str = "count"  # count, days, share, change, money, date, text
+    # For a column whose total is the sum of its rows: the count (Figures field) behind it, so a
+    # total that would give a hidden count away is withheld (``protected``).
+    sums: str | None = None
 
 
 def province_of(row: Figures) -> str:
@@ -60,7 +68,7 @@ def province_of(row: Figures) -> str:
 def _count(slug: str, label: str, group: str, field: str) -> Column:
     def value(row: Figures) -> int:
         return getattr(row, field)
-    return Column(slug, label, group, value, value)
+    return Column(slug, label, group, value, value, sums=field)
 
 
 def _goal(goal: str, label: str) -> Column:
@@ -100,7 +108,7 @@ COLUMNS: tuple[Column, ...] = (
            lambda r: r.proefperiode_to_definitief_share, lambda r: r.proefperiodes_concluded, derived=True,
            kind="share"),
     Column("besparing", "Geschatte besparing", PERIOD, lambda r: r.savings_eur, lambda r: r.koppelingen_made,
-           derived=True, kind="money"),
+           derived=True, kind="money", sums="koppelingen_made"),
     *(_goal(goal, label) for goal, label in GOALS),
     Column("contract", "Contract loopt af", CONTRACT, lambda r: r.contract_ends_on, None, kind="date"),
 )
@@ -121,18 +129,47 @@ def column_groups(columns: tuple[Column, ...]) -> list[tuple[str, int]]:
 
 
 def is_hidden(column: Column, row: Figures, table: NationalTable | None = None) -> bool:
-    """Whether the rule hides this cell: gemeente rows, and a selection's totals (see the module)."""
+    """Whether the rule hides this cell: gemeente rows, a selection's totals, and a total that would
+    give a hidden count away (see the module)."""
+    return _marker(column, row, table) is not None
+
+
+def _marker(column: Column, row: Figures, table: NationalTable | None) -> str | None:
+    """What stands in the cell instead of its value, or None when it is shown."""
+    if row.is_total and table is not None and column.sums in table.hidden_totals:
+        return HIDDEN_TOTAL
     if column.base is None or (row.is_total and not (table and table.selection)):
-        return False
-    return 0 < column.base(row) < SMALL_NUMBER
+        return None
+    if 0 < column.base(row) < SMALL_NUMBER:
+        return HIDDEN_DERIVED if column.derived else HIDDEN
+    return None
+
+
+def reveals(hidden: list[int]) -> bool:
+    """Whether knowing the sum of these hidden counts (each 1–4) pins each of them down."""
+    total = sum(hidden)
+    return len(hidden) == 1 or (len(hidden) > 1 and total in (len(hidden), 4 * len(hidden)))
+
+
+def protected(table: NationalTable, months: list[Month]) -> NationalTable:
+    """The table with every total withheld that would give a hidden count away, against its rows or
+    (for a selection) against the months shown beside it. Every page and export of the national
+    table goes through this."""
+    fields = {column.sums for column in COLUMNS if column.sums}
+    withheld = {field for field in fields
+                if reveals([c for c in (getattr(row, field) for row in table.rows) if 0 < c < SMALL_NUMBER])}
+    for field in MONTHLY_FIELDS:
+        hidden_months = [getattr(month, field) for month in months if monthly_hidden(getattr(month, field), table)]
+        if hidden_months and reveals(hidden_months):
+            withheld.add(field)
+    return dataclasses.replace(table, hidden_totals=frozenset(withheld))
 
 
 def shown(column: Column, row: Figures, table: NationalTable | None = None, *, rule: bool = True) -> str:
     """The value as a page shows it: Dutch formatting, the small-number rule applied (unless ``rule``
     is off: a gemeente's own figures on its own page)."""
-    if rule and is_hidden(column, row, table):
-        return HIDDEN_DERIVED if column.derived else HIDDEN
-    return format_value(column.kind, column.value(row))
+    marker = _marker(column, row, table) if rule else None
+    return marker or format_value(column.kind, column.value(row))
 
 
 def format_value(kind: str, value: Any) -> str:
@@ -154,8 +191,9 @@ def format_value(kind: str, value: Any) -> str:
 def exported(column: Column, row: Figures, table: NationalTable) -> Any:
     """The value as the exports hold it: plain numbers (shares in percent), dates, the same rule.
     A hidden value is its text ("< 5"); a missing one None."""
-    if is_hidden(column, row, table):
-        return HIDDEN_DERIVED if column.derived else HIDDEN
+    marker = _marker(column, row, table)
+    if marker is not None:
+        return marker
     value = column.value(row)
     if column.kind == "share" and value is not None:
         return round(value * 100, 1)
@@ -195,6 +233,9 @@ def visible_columns(*, failed_jobs: bool) -> tuple[Column, ...]:
     """The national admin sees the failed background jobs per gemeente (to act on them); the analyst
     does not need them."""
     return COLUMNS if failed_jobs else tuple(c for c in COLUMNS if c.slug != "mislukte-taken")
+
+
+MONTHLY_FIELDS = ("registrations_vraag", "registrations_steun", "koppelingen_made")  # Month and Figures alike
 
 
 def monthly_hidden(value: int, table: NationalTable) -> bool:

@@ -2,6 +2,8 @@
 personal data (aggregates only, through domain.reporting), filtered by province and period, as a
 table, charts and CSV/Excel exports."""
 
+from datetime import date
+
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user
 
@@ -9,13 +11,14 @@ from domain.accounts.models import NationalRole
 from domain.documents.contracts import ends_soon
 from domain.families.records import dutch_day, local_today
 from domain.reporting.exports import table_csv, table_xlsx
-from domain.reporting.figures import monthly_trend, national_table
+from domain.reporting.figures import NationalTable, monthly_trend, national_table
 from domain.reporting.selection import Selection, parse_selection, period_choices, provinces
 from domain.reporting.table import (
     COLUMNS_BY_SLUG,
     column_groups,
     comparison,
     parse_sort,
+    protected,
     shown,
     sorted_rows,
     trend,
@@ -52,8 +55,8 @@ def home():
     today = local_today()
     selection = _selection()
     # Two statements whatever the number of gemeenten: the table (with totals) and the months.
-    table = national_table(today, selection.period, selection.codes)
     months = monthly_trend(selection.period, selection.codes)
+    table = protected(national_table(today, selection.period, selection.codes), months)
     columns = _columns()
     column, descending = parse_sort(request.args.get("sorteer"))
     # The contracts ending soon come from the same rows (each active gemeente's next contract end).
@@ -71,6 +74,12 @@ def home():
         waiting_comparison=comparison(table, COLUMNS_BY_SLUG["wachtend"]))
 
 
+def _protected_table(today: date, selection: Selection) -> NationalTable:
+    # The months are needed even without a chart: a total is withheld against them (see protected).
+    return protected(national_table(today, selection.period, selection.codes),
+                     monthly_trend(selection.period, selection.codes))
+
+
 def _download_name(selection: Selection, extension: str) -> str:
     part = f"-{selection.province.lower().replace(' ', '-')}" if selection.province else ""
     return f"landelijke-cijfers{part}-{selection.period_value}-{local_today().isoformat()}.{extension}"
@@ -80,7 +89,7 @@ def _download_name(selection: Selection, extension: str) -> str:
 @roles_allowed(*ALL_NATIONAL_ROLES)
 def figures_csv():
     selection = _selection()
-    body = table_csv(national_table(local_today(), selection.period, selection.codes), _columns())
+    body = table_csv(_protected_table(local_today(), selection), _columns())
     return Response("\ufeff" + body, mimetype="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{_download_name(selection, "csv")}"'})
 
@@ -89,7 +98,8 @@ def figures_csv():
 @roles_allowed(*ALL_NATIONAL_ROLES)
 def figures_xlsx():
     today, selection = local_today(), _selection()
-    table = national_table(today, selection.period, selection.codes)
-    body = table_xlsx(table, _columns(), monthly_trend(selection.period, selection.codes), selection, today)
+    months = monthly_trend(selection.period, selection.codes)
+    body = table_xlsx(protected(national_table(today, selection.period, selection.codes), months), _columns(),
+                      months, selection, today)
     return Response(body, mimetype=XLSX, headers={
         "Content-Disposition": f'attachment; filename="{_download_name(selection, "xlsx")}"'})

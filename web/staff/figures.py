@@ -1,5 +1,6 @@
 """A gemeente's own figures at /<slug>/app/cijfers: the same figures as the national dashboard, for
-this gemeente only and exact (it is the gemeente's own data, so no small-number rule), with the
+this gemeente only and exact (it is the gemeente's own data; only the goal averages of fewer than 5
+koppelingen are withheld, as in the report: they are nearly those families' own answers), with the
 monthly trends and the yearly effect report (web/staff/effect_report.py).
 
 Aggregates only, so every tenant role may see them, the gemeente's read-only contact first of all.
@@ -41,8 +42,12 @@ def index():
     def exact(slug: str) -> str:
         return shown(COLUMNS_BY_SLUG[slug], own, rule=False)
 
+    def goal(slug: str) -> str:
+        # An average of 1–4 families' own scores is nearly their answers: "n < 5", as in the report.
+        return shown(COLUMNS_BY_SLUG[slug], own)
+
     return render_template(
         "web/staff/figures.html", own=own, period=period, period_value=period_value,
-        period_choices=period_choices(today), today=today, exact=exact, by_slug=COLUMNS_BY_SLUG,
+        period_choices=period_choices(today), today=today, exact=exact, goal=goal, by_slug=COLUMNS_BY_SLUG,
         now_figures=NOW_FIGURES, period_figures=PERIOD_FIGURES, goal_columns=GOAL_COLUMNS,
         format_value=format_value, trend=trend(months, None, rule=False), **report_section_context())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import uuid
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -356,6 +357,10 @@ def test_the_dashboard_and_the_csv_withhold_such_a_total(app, make, in_one_provi
     html = client.get(f"/landelijk/?provincie={province}&periode=2026").get_data(as_text=True)
     footer = html[html.index('<tfoot'):html.index('</tfoot>')]
     assert footer.count(">verborgen</td>") >= 2  # koppelingen made and the savings
+    # The comparison chart and its table: the gemeente with 7, not those with 1 (hidden).
+    chart = html[html.index('id="vergelijk-gemaakt-caption"'):html.index('id="vergelijk-wachtend-caption"')]
+    assert re.search(rf'<th scope="row"[^>]*>{re.escape(inside[0].name)}</th>\s*<td[^>]*>7</td>', chart)
+    assert inside[1].name not in chart
     rows = client.get(f"/landelijk/cijfers.csv?provincie={province}&periode=2026").get_data(as_text=True).splitlines()
     header, total = rows[0].lstrip("\ufeff").split(";"), rows[-1].split(";")
     assert total[header.index("Koppelingen gemaakt (in de periode)")] == "verborgen"

@@ -11,7 +11,7 @@ from domain.accounts.models import NationalRole
 from domain.documents.contracts import ends_soon
 from domain.families.records import dutch_day, local_today
 from domain.reporting.exports import table_csv, table_xlsx
-from domain.reporting.figures import NationalTable, monthly_trend, national_table
+from domain.reporting.figures import Month, NationalTable, monthly_trend, national_table
 from domain.reporting.selection import Selection, parse_selection, period_choices, provinces
 from domain.reporting.table import (
     COLUMNS_BY_SLUG,
@@ -54,9 +54,7 @@ def _filter_args(selection: Selection) -> dict[str, str]:
 def home():
     today = local_today()
     selection = _selection()
-    # Two statements whatever the number of gemeenten: the table (with totals) and the months.
-    months = monthly_trend(selection.period, selection.codes)
-    table = protected(national_table(today, selection.period, selection.codes), months)
+    table, months = _figures(today, selection)
     columns = _columns()
     column, descending = parse_sort(request.args.get("sorteer"))
     # The contracts ending soon come from the same rows (each active gemeente's next contract end).
@@ -74,10 +72,11 @@ def home():
         waiting_comparison=comparison(table, COLUMNS_BY_SLUG["wachtend"]))
 
 
-def _protected_table(today: date, selection: Selection) -> NationalTable:
-    # The months are needed even without a chart: a total is withheld against them (see protected).
-    return protected(national_table(today, selection.period, selection.codes),
-                     monthly_trend(selection.period, selection.codes))
+def _figures(today: date, selection: Selection) -> tuple[NationalTable, list[Month]]:
+    """Two statements whatever the number of gemeenten: the table (with totals) and the months. The
+    months are read for the exports too: a total is withheld against them (see protected)."""
+    months = monthly_trend(selection.period, selection.codes)
+    return protected(national_table(today, selection.period, selection.codes), months), months
 
 
 def _download_name(selection: Selection, extension: str) -> str:
@@ -89,7 +88,7 @@ def _download_name(selection: Selection, extension: str) -> str:
 @roles_allowed(*ALL_NATIONAL_ROLES)
 def figures_csv():
     selection = _selection()
-    body = table_csv(_protected_table(local_today(), selection), _columns())
+    body = table_csv(_figures(local_today(), selection)[0], _columns())
     return Response("\ufeff" + body, mimetype="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{_download_name(selection, "csv")}"'})
 
@@ -98,8 +97,7 @@ def figures_csv():
 @roles_allowed(*ALL_NATIONAL_ROLES)
 def figures_xlsx():
     today, selection = local_today(), _selection()
-    months = monthly_trend(selection.period, selection.codes)
-    body = table_xlsx(protected(national_table(today, selection.period, selection.codes), months), _columns(),
-                      months, selection, today)
+    table, months = _figures(today, selection)
+    body = table_xlsx(table, _columns(), months, selection, today)
     return Response(body, mimetype=XLSX, headers={
         "Content-Disposition": f'attachment; filename="{_download_name(selection, "xlsx")}"'})

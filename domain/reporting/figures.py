@@ -36,14 +36,11 @@ from decimal import Decimal
 from babel.dates import format_date
 from sqlalchemy import text
 
+from domain.evaluations.services import GOALS as EVALUATION_GOALS
 from tenants.db import db
 
-GOALS: tuple[tuple[str, str], ...] = (
-    ("ontlasten", "Ouders ontlast"),
-    ("sterker", "Ouders sterker"),
-    ("opvoedklimaat", "Opvoedklimaat"),
-    ("netwerk", "Netwerk uitgebreid"),
-)
+# The four goals as the evaluation form names them; the figures' fields are goal_<name>_n/_change.
+GOALS: tuple[tuple[str, str], ...] = tuple((key.removeprefix("goal_"), label) for key, label, _ in EVALUATION_GOALS)
 
 
 @dataclass(frozen=True)

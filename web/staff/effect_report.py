@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Response, abort, flash, g, redirect, render_template, url_for
+from flask import Response, abort, flash, g, redirect, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField
@@ -78,13 +78,6 @@ def figures_url() -> str:
 
 def _actor():
     return client_actor(current_user.account.email, current_user.account.id)
-
-
-@effect_report.route("", methods=["GET"])
-@roles_allowed(*ALL_TENANT_ROLES)
-def page():
-    """The section on a page of its own (also where the form lands without the cijfers page)."""
-    return render_template("web/staff/effect_report/page.html", **report_section_context())
 
 
 @effect_report.route("", methods=["POST"], endpoint="request")
